@@ -1,0 +1,3 @@
+from pynchy_tui.cli import main
+
+raise SystemExit(main())

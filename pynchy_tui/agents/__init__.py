@@ -1,0 +1,1 @@
+"""The agent loop, its tools, prompt and compaction."""

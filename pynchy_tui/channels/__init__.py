@@ -1,0 +1,1 @@
+"""Channel bridges (Slack, Telegram, WhatsApp, ...) feeding the in-app bus."""

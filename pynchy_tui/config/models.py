@@ -1,0 +1,105 @@
+"""Typed settings. Unknown keys are errors: a typo must not silently do nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from pynchy_tui.config.durations import parse_duration
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class AccountConfig(_Strict):
+    """One model account. Several accounts may share a provider."""
+
+    provider: Literal["anthropic", "openai"]
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    # Allowed because config.toml is written 0600; the environment is preferred.
+    api_key: str | None = None
+    max_tokens: int = Field(default=4096, gt=0)
+    context_window: int = Field(default=200_000, gt=0)
+    timeout: Seconds = 600.0
+
+
+class WorkspaceConfig(_Strict):
+    account: str | None = None
+    directives: list[str] = Field(default_factory=list)
+    repo: str | None = None
+    runtime: Literal["auto", "docker", "bubblewrap", "process"] | None = None
+    network: Literal["none", "full"] = "none"
+    admin: bool = False
+
+
+class RuntimeConfig(_Strict):
+    runtime: Literal["auto", "docker", "bubblewrap", "process"] = "auto"
+    allow_unsandboxed: bool = False
+    idle_timeout: Seconds = 600.0
+    image: str = "pynchy-agent:latest"
+    cpus: float = Field(default=2.0, gt=0)
+    memory: str = "2g"
+    pids: int = Field(default=512, gt=0)
+    tool_timeout: Seconds = 120.0
+
+
+class UIConfig(_Strict):
+    theme: str = "pynchy-dark"
+    tips: bool = True
+
+
+class LimitsConfig(_Strict):
+    max_concurrent_agents: int = Field(default=4, ge=1)
+    max_steps_per_turn: int = Field(default=40, ge=1)
+    daily_budget_usd: float | None = Field(default=None, ge=0)
+    provider_retries: int = Field(default=4, ge=0)
+    retry_base_delay: Seconds = 1.0
+
+
+class DefaultsConfig(_Strict):
+    account: str | None = None
+
+
+class PriceConfig(_Strict):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class Config(_Strict):
+    accounts: dict[str, AccountConfig] = Field(default_factory=dict)
+    workspaces: dict[str, WorkspaceConfig] = Field(default_factory=dict)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    ui: UIConfig = Field(default_factory=UIConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    pricing: dict[str, PriceConfig] = Field(default_factory=dict)
+
+    @field_validator("accounts", "workspaces")
+    @classmethod
+    def _names(cls, value: dict) -> dict:
+        import re
+
+        for name in value:
+            if not re.match(NAME_PATTERN, name):
+                raise ValueError(
+                    f"{name!r} is not a valid name (letters, digits, '-', '_', '.'; max 64)"
+                )
+        return value
+
+    def default_account(self) -> str | None:
+        if self.defaults.account:
+            return self.defaults.account
+        return next(iter(self.accounts), None)
+
+    def account_for(self, workspace: str) -> str | None:
+        ws = self.workspaces.get(workspace)
+        return (ws.account if ws and ws.account else None) or self.default_account()

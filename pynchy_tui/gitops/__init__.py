@@ -1,0 +1,1 @@
+"""Git worktrees, diffs and sync to main."""

@@ -1,0 +1,1 @@
+"""The host: workspaces, queues, turns, recovery."""

@@ -1,0 +1,421 @@
+"""The Host: wires config, state, bus, providers, sandboxes and the agent loop.
+
+It has no UI. `pynchy` runs it as a worker of the Textual app; `pynchy serve` runs it alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from pynchy_tui.agents.loop import AgentLoop, TurnFailed
+from pynchy_tui.agents.tools import BUILTIN_TOOLS
+from pynchy_tui.bus import Bus
+from pynchy_tui.config import DELETE, Config, Paths, update_config
+from pynchy_tui.config.models import NAME_PATTERN
+from pynchy_tui.config.save import rename_table
+from pynchy_tui.events import (
+    HostStateChanged,
+    MessageReceived,
+    MessageSent,
+    Notice,
+    TurnFinished,
+    TurnStarted,
+    WorkspaceChanged,
+)
+from pynchy_tui.plugins.registry import Plugins, load_plugins
+from pynchy_tui.providers.accounts import build_provider
+from pynchy_tui.providers.base import Provider
+from pynchy_tui.runtime.manager import SandboxManager
+from pynchy_tui.state import messages, transcript, turns, workspaces
+from pynchy_tui.state.db import Store, transaction
+from pynchy_tui.state.workspaces import WorkspaceRow
+
+log = logging.getLogger(__name__)
+
+
+class HostError(Exception):
+    """A request the host refuses, with a message for the person."""
+
+
+class Host:
+    def __init__(
+        self,
+        config: Config,
+        paths: Paths,
+        *,
+        bus: Bus | None = None,
+        plugins: Plugins | None = None,
+    ) -> None:
+        self.config = config
+        self.paths = paths
+        self.bus = bus or Bus()
+        self.plugins = plugins or load_plugins()
+        self.store: Store | None = None
+        self.state = "stopped"
+        self._ws: dict[str, WorkspaceRow] = {}
+        self._providers: dict[str, Provider] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._current_turn: dict[str, int] = {}
+        self._sem = asyncio.Semaphore(config.limits.max_concurrent_agents)
+        self.sandboxes: SandboxManager | None = None
+        self.loop: AgentLoop | None = None
+        self._ready = asyncio.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._set_state("starting")
+        self.paths.ensure()
+        self.store = await asyncio.to_thread(Store, self.paths.db_path)
+        for name, reason in self.plugins.failures:
+            self.bus.publish(Notice("warning", f"plugin {name} was skipped: {reason}"))
+        self.sandboxes = SandboxManager(
+            self.config,
+            self.store,
+            self.bus,
+            self.plugins.runtimes(),
+            self.workspace_dir,
+            lambda name: self._ws[name].id if name in self._ws else None,
+        )
+        self.loop = AgentLoop(
+            config=self.config,
+            store=self.store,
+            bus=self.bus,
+            sandboxes=self.sandboxes,
+            provider_for=self._provider,
+            tools=BUILTIN_TOOLS + self.plugins.tools(),
+            post_message=self._post_message,
+            workspace_dir=self.workspace_dir,
+            hooks=self.plugins.agent_hooks(),
+        )
+        for name, ws in self.config.workspaces.items():
+            await self.store.call(workspaces.ensure, name, ws.account)
+        for row in await self.store.call(workspaces.list_all):
+            self._ws[row.name] = row
+            self.workspace_dir(row.name).mkdir(parents=True, exist_ok=True)
+        await self._recover()
+        self._set_state("ready")
+        self._ready.set()
+
+    async def _recover(self) -> None:
+        """Mark turns a crash interrupted and re-queue inbound messages no turn consumed."""
+        assert self.store is not None
+        interrupted = await self.store.call(_mark_interrupted)
+        by_id = {w.id: w for w in self._ws.values()}
+        for turn in interrupted:
+            ws = by_id.get(turn.workspace_id)
+            if ws is None:
+                continue
+            text = (
+                "Your previous turn was interrupted because pynchy stopped unexpectedly. "
+                "Its work so far is kept; send a message to continue."
+            )
+            await self._post_message(ws, text, turn.id, role="system")
+            self.bus.publish(TurnFinished(ws.name, turn.id, "interrupted", error="host stopped"))
+        for row in await self.store.call(messages.pending):
+            ws = by_id.get(row.workspace_id)
+            if ws is not None:
+                self._kick(ws.name)
+
+    async def stop(self) -> None:
+        if self.state in ("stopping", "stopped"):
+            return
+        self._set_state("stopping")
+        tasks = list(self._tasks.values())
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self.sandboxes is not None:
+            await self.sandboxes.stop_all()
+        for p in self._providers.values():
+            with contextlib.suppress(Exception):
+                await p.close()
+        self._providers.clear()
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+            self.store = None
+        self._set_state("stopped")
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        self.state = state
+        self.bus.publish(HostStateChanged(state, detail))
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
+    # -- workspaces ---------------------------------------------------------------------
+
+    def workspace_dir(self, name: str) -> Path:
+        return self.paths.workspaces_dir / name
+
+    def list_workspaces(self) -> list[WorkspaceRow]:
+        return sorted(self._ws.values(), key=lambda w: w.name)
+
+    def get_workspace(self, name: str) -> WorkspaceRow:
+        try:
+            return self._ws[name]
+        except KeyError:
+            known = ", ".join(sorted(self._ws)) or "none yet"
+            raise HostError(f"no workspace named {name!r} (known: {known})") from None
+
+    def account_name(self, workspace: str) -> str | None:
+        row = self._ws.get(workspace)
+        conf = self.config.workspaces.get(workspace)
+        return (
+            (conf.account if conf and conf.account else None)
+            or (row.account if row else None)
+            or self.config.default_account()
+        )
+
+    async def create_workspace(self, name: str, account: str | None = None) -> WorkspaceRow:
+        import re
+
+        assert self.store is not None
+        if not re.match(NAME_PATTERN, name):
+            raise HostError(f"{name!r} is not a valid workspace name (letters, digits, - _ .)")
+        if name in self._ws:
+            raise HostError(f"workspace {name!r} already exists")
+        if account is not None and account not in self.config.accounts:
+            raise HostError(f"no account named {account!r}")
+        row = await self.store.call(workspaces.create, name, account)
+        self._ws[name] = row
+        self.workspace_dir(name).mkdir(parents=True, exist_ok=True)
+        self.bus.publish(WorkspaceChanged(name, "created"))
+        return row
+
+    async def rename_workspace(self, old: str, new: str) -> None:
+        import re
+
+        assert self.store is not None and self.sandboxes is not None
+        row = self.get_workspace(old)
+        if not re.match(NAME_PATTERN, new):
+            raise HostError(f"{new!r} is not a valid workspace name")
+        if new in self._ws:
+            raise HostError(f"workspace {new!r} already exists")
+        if old in self._tasks:
+            raise HostError(f"workspace {old!r} is busy; stop its turn first")
+        await self.sandboxes.hibernate(old)
+        await self.store.call(workspaces.rename, old, new)
+        if old in self.config.workspaces:
+            await asyncio.to_thread(rename_table, self.paths.config_file, "workspaces", old, new)
+            self.config.workspaces[new] = self.config.workspaces.pop(old)
+        src, dst = self.workspace_dir(old), self.workspace_dir(new)
+        if src.exists():
+            await asyncio.to_thread(src.rename, dst)
+        self._ws[new] = WorkspaceRow(row.id, new, row.account, row.created_at)
+        del self._ws[old]
+        self.bus.publish(WorkspaceChanged(new, "renamed", old_name=old))
+
+    async def delete_workspace(self, name: str) -> Path | None:
+        """Delete a workspace; its files move to data/trash (returned), never silently lost."""
+        assert self.store is not None and self.sandboxes is not None
+        self.get_workspace(name)
+        await self.cancel_turn(name)
+        await self.sandboxes.hibernate(name)
+        await self.store.call(workspaces.delete, name)
+        if name in self.config.workspaces:
+            await asyncio.to_thread(
+                update_config, self.paths.config_file, {("workspaces", name): DELETE}
+            )
+            self.config.workspaces.pop(name, None)
+        del self._ws[name]
+        trash = None
+        src = self.workspace_dir(name)
+        if src.exists():
+            trash = self.paths.data_dir / "trash" / f"{name}-{int(time.time())}"
+            trash.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(shutil.move, str(src), str(trash))
+        self.bus.publish(WorkspaceChanged(name, "deleted"))
+        return trash
+
+    async def clear_workspace(self, name: str) -> None:
+        """Start a fresh conversation: the model forgets, the chat history stays."""
+        assert self.store is not None
+        row = self.get_workspace(name)
+        await self.store.call(transcript.clear, row.id)
+        await self._post_message(
+            row, "Conversation cleared: the agent starts fresh.", None, role="system"
+        )
+
+    # -- messages and turns -------------------------------------------------------------
+
+    async def submit(
+        self,
+        workspace: str,
+        text: str,
+        *,
+        source: str = "tui",
+        chat: str | None = None,
+        sender: str | None = None,
+        trusted: bool = True,
+        external_id: str | None = None,
+    ) -> messages.MessageRow:
+        """Commit the message, then act on it. A duplicate external id is not acted on twice."""
+        assert self.store is not None
+        if self.state != "ready":
+            raise HostError(f"the host is {self.state}")
+        row = self.get_workspace(workspace)
+        if not text.strip():
+            raise HostError("empty message")
+        msg, created = await self.store.call(
+            messages.add_inbound,
+            row.id,
+            text,
+            source=source,
+            chat=chat,
+            sender=sender,
+            trusted=trusted,
+            external_id=external_id,
+        )
+        if created:
+            self.bus.publish(
+                MessageReceived(workspace, msg.id, msg.role, text, source, sender, trusted)
+            )
+            self._kick(workspace)
+        return msg
+
+    def is_busy(self, workspace: str) -> bool:
+        return workspace in self._tasks
+
+    def current_turn(self, workspace: str) -> int | None:
+        return self._current_turn.get(workspace)
+
+    async def cancel_turn(self, workspace: str) -> bool:
+        task = self._tasks.get(workspace)
+        if task is None:
+            return False
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        return True
+
+    def _kick(self, workspace: str) -> None:
+        if workspace in self._tasks or self.state not in ("ready", "starting"):
+            return
+        task = asyncio.create_task(self._drain(workspace), name=f"workspace-{workspace}")
+        self._tasks[workspace] = task
+        task.add_done_callback(lambda _t, w=workspace: self._tasks.pop(w, None))
+
+    async def _drain(self, workspace: str) -> None:
+        """Run turns for this workspace while committed messages wait; one at a time."""
+        assert self.store is not None
+        async with self._sem:
+            while self.state == "ready" and workspace in self._ws:
+                row = self._ws[workspace]
+                if not await self.store.call(messages.pending, row.id):
+                    return
+                await self._turn(row)
+
+    async def _turn(self, row: WorkspaceRow) -> None:
+        assert self.store is not None and self.loop is not None
+        account_name = self.account_name(row.name)
+        account = self.config.accounts.get(account_name) if account_name else None
+        turn_id = await self.store.call(
+            turns.start, row.id, account_name, account.model if account else None
+        )
+        self._current_turn[row.name] = turn_id
+        newest = await self.store.call(_newest_pending, row.id)
+        self.bus.publish(
+            TurnStarted(row.name, turn_id, account_name or "", account.model if account else "")
+        )
+        status, error, final = "failed", None, ""
+        try:
+            if account is None:
+                raise TurnFailed(
+                    "no model account is configured for this workspace: add an [accounts.NAME] "
+                    "table to config.toml (see docs/configuration.md) or run onboarding"
+                )
+            outcome = await self.loop.run_turn(row, turn_id, account_name or "", account)
+            status, error, final = outcome.status, outcome.error, outcome.final_text
+        except TurnFailed as exc:
+            error = str(exc)
+        except asyncio.CancelledError:
+            if self.state == "ready":
+                status, error = "cancelled", "cancelled by the person"
+            else:
+                status, error = "interrupted", "pynchy stopped during this turn"
+            await self._finish(row, turn_id, status, error, "")
+            raise
+        except Exception as exc:  # a bug must end the turn, never the host
+            log.exception("turn %s of %s crashed", turn_id, row.name)
+            error = f"internal error: {exc!r}"
+        if status == "failed":
+            # What this turn was for must not be retried forever as pending.
+            await self.store.call(_consume_upto, row.id, turn_id, newest)
+        await self._finish(row, turn_id, status, error, final)
+
+    async def _finish(
+        self, row: WorkspaceRow, turn_id: int, status: str, error: str | None, final: str
+    ) -> None:
+        assert self.store is not None
+        self._current_turn.pop(row.name, None)
+        if final:
+            await self._post_message(row, final, turn_id)
+        elif error:
+            await self._post_message(
+                row,
+                error if status != "failed" else f"The turn failed: {error}",
+                turn_id,
+                role="system",
+            )
+        await self.store.call(turns.finish, turn_id, status, error)
+        t = await self.store.call(turns.get, turn_id)
+        self.bus.publish(
+            TurnFinished(
+                row.name,
+                turn_id,
+                status,
+                t.input_tokens if t else 0,
+                t.output_tokens if t else 0,
+                t.cost_usd if t else 0.0,
+                error,
+            )
+        )
+
+    async def _post_message(
+        self, row: WorkspaceRow, text: str, turn_id: int | None, role: str = "assistant"
+    ) -> None:
+        assert self.store is not None
+        msg = await self.store.call(messages.add_outbound, row.id, text, role=role, turn_id=turn_id)
+        self.bus.publish(MessageSent(row.name, msg.id, role, text, turn_id))
+
+    # -- providers ----------------------------------------------------------------------
+
+    def _provider(self, account_name: str) -> Provider:
+        if account_name not in self._providers:
+            account = self.config.accounts[account_name]
+            self._providers[account_name] = build_provider(account, self.plugins.providers())
+        return self._providers[account_name]
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "workspaces": [w.name for w in self.list_workspaces()],
+            "busy": sorted(self._tasks),
+        }
+
+
+def _mark_interrupted(conn: Any) -> list[turns.TurnRow]:
+    with transaction(conn):
+        rows = turns.running(conn)
+        for t in rows:
+            turns.finish(conn, t.id, "interrupted", "pynchy stopped during this turn")
+    return rows
+
+
+def _newest_pending(conn: Any, ws_id: int) -> int:
+    rows = messages.pending(conn, ws_id)
+    return rows[-1].id if rows else 0
+
+
+def _consume_upto(conn: Any, ws_id: int, turn_id: int, newest: int) -> None:
+    ids = [m.id for m in messages.pending(conn, ws_id) if m.id <= newest]
+    messages.mark_consumed(conn, ids, turn_id)

@@ -1,0 +1,1 @@
+"""Plugins: hookspecs and the registry."""

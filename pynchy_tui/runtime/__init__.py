@@ -1,0 +1,1 @@
+"""Runtimes: where each workspace's toolbox runs (docker, bubblewrap, process)."""

@@ -1,0 +1,1 @@
+"""Security: the policy gate, approvals, audit."""
