@@ -54,9 +54,16 @@ def process_runtime_toml() -> str:
     )
 
 
-def account_toml(name: str, server: ScriptedModelServer, provider: str = "openai", **extra: Any) -> str:
+def account_toml(
+    name: str, server: ScriptedModelServer, provider: str = "openai", **extra: Any
+) -> str:
     url = server.openai_url if provider == "openai" else server.url
-    lines = [f"[accounts.{name}]", f'provider = "{provider}"', 'model = "scripted-model"', f'base_url = "{url}"']
+    lines = [
+        f"[accounts.{name}]",
+        f'provider = "{provider}"',
+        'model = "scripted-model"',
+        f'base_url = "{url}"',
+    ]
     lines += [f"{k} = {v!r}".replace("'", '"') for k, v in extra.items()]
     return "\n".join(lines) + "\n"
 

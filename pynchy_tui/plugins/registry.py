@@ -38,13 +38,14 @@ class Plugins:
 
     def providers(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for mapping in reversed(self._collect("pynchy_providers")):
+        # Registration order: built-ins first, so a plugin can replace a built-in provider.
+        for mapping in self._collect("pynchy_providers"):
             out.update(mapping)
         return out
 
     def runtimes(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for items in reversed(self._collect("pynchy_runtimes")):
+        for items in self._collect("pynchy_runtimes"):
             for r in items:
                 out[r.name] = r
         return out

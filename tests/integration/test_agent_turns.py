@@ -4,7 +4,6 @@ server, tools running in a real toolbox (process runtime), state in real SQLite.
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,17 @@ from tests.conftest import account_toml, process_runtime_toml, wait_for
 TOOL_SCRIPT = [
     [{"text": "Looking around."}, {"tool": "bash", "args": {"command": "echo hi-from-bash; pwd"}}],
     [{"tool": "write_file", "args": {"path": "notes/todo.txt", "content": "milk\neggs\n"}}],
-    [{"tool": "edit_file", "args": {"path": "notes/todo.txt", "old_string": "eggs", "new_string": "bread"}}],
+    [
+        {
+            "tool": "edit_file",
+            "args": {"path": "notes/todo.txt", "old_string": "eggs", "new_string": "bread"},
+        }
+    ],
     [{"tool": "read_file", "args": {"path": "notes/todo.txt"}}],
-    [{"tool": "grep", "args": {"pattern": "bre+ad"}}, {"tool": "list_dir", "args": {"path": "notes"}}],
+    [
+        {"tool": "grep", "args": {"pattern": "bre+ad"}},
+        {"tool": "list_dir", "args": {"path": "notes"}},
+    ],
     [{"text": "All done: **milk** and bread."}],
 ]
 
@@ -59,16 +66,22 @@ async def _run(host: Any, workspace: str, text: str, timeout: float = 30) -> Tur
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
-async def test_multi_step_tool_turn(provider: str, make_host, scripted, home: Path, monkeypatch) -> None:
+async def test_multi_step_tool_turn(
+    provider: str, make_host, scripted, home: Path, monkeypatch
+) -> None:
     monkeypatch.setenv("SCRIPTED_KEY", "sk-test-123")
     server = scripted(TOOL_SCRIPT)
     directive = home / "AGENTS.md"
     directive.write_text("Always answer in haiku when asked about the weather.")
-    config = account_toml("acc", server, provider, api_key_env="SCRIPTED_KEY") + f"""
+    config = (
+        account_toml("acc", server, provider, api_key_env="SCRIPTED_KEY")
+        + f"""
 [workspaces.notes]
 account = "acc"
 directives = ["{directive}"]
-""" + process_runtime_toml()
+"""
+        + process_runtime_toml()
+    )
     host = await make_host(config)
     done = await _run(host, "notes", "make my shopping list")
     assert done.status == "done", done.error
@@ -78,15 +91,29 @@ directives = ["{directive}"]
     reqs = server.requests
     assert len(reqs) == 6 and all(r["api"] == provider for r in reqs)
     results = _tool_results(reqs[-1], provider)
-    assert "hi-from-bash" in results[0] and str(ws_dir) in results[0] and "[exit code 0]" in results[0]
+    assert (
+        "hi-from-bash" in results[0] and str(ws_dir) in results[0] and "[exit code 0]" in results[0]
+    )
     assert "created notes/todo.txt" in results[1]
     assert "1 replacement" in results[2]
     assert "milk\nbread" in results[3]
     assert "notes/todo.txt:2: bread" in results[4]
     assert "todo.txt" in results[5]
     assert "Always answer in haiku" in _system(reqs[0], provider)
-    tool_names = {t["name"] if provider == "anthropic" else t["function"]["name"] for t in reqs[0]["body"]["tools"]}
-    assert tool_names == {"bash", "read_file", "write_file", "edit_file", "list_dir", "glob", "grep", "send_message"}
+    tool_names = {
+        t["name"] if provider == "anthropic" else t["function"]["name"]
+        for t in reqs[0]["body"]["tools"]
+    }
+    assert tool_names == {
+        "bash",
+        "read_file",
+        "write_file",
+        "edit_file",
+        "list_dir",
+        "glob",
+        "grep",
+        "send_message",
+    }
     assert _key(reqs[0]) == "sk-test-123"
 
     # Everything is in SQLite: the reply, usage, and every transcript item.
@@ -103,7 +130,9 @@ directives = ["{directive}"]
 
 async def test_rate_limit_then_success_honours_retry_after(make_host, scripted) -> None:
     server = scripted([[{"error": 429, "retry_after": 0.3}], [{"text": "ok now"}]])
-    host = await make_host(account_toml("acc", server, "anthropic", api_key="k") + process_runtime_toml())
+    host = await make_host(
+        account_toml("acc", server, "anthropic", api_key="k") + process_runtime_toml()
+    )
     await host.create_workspace("w")
     with host.bus.subscribe(ProviderRetry) as retries:
         done = await _run(host, "w", "hello")
@@ -116,7 +145,9 @@ async def test_rate_limit_then_success_honours_retry_after(make_host, scripted) 
 
 async def test_server_error_that_never_recovers_fails_cleanly(make_host, scripted) -> None:
     server = scripted([[{"error": 500, "repeat": 4}], [{"text": "back again"}]])
-    config = account_toml("acc", server, "openai") + process_runtime_toml() + "provider_retries = 4\n"
+    config = (
+        account_toml("acc", server, "openai") + process_runtime_toml() + "provider_retries = 4\n"
+    )
     host = await make_host(config)
     await host.create_workspace("w")
     failed = await _run(host, "w", "hello")
@@ -131,7 +162,9 @@ async def test_server_error_that_never_recovers_fails_cleanly(make_host, scripte
     assert (await host.store.call(messages.history, ws.id))[-1].text == "back again"
 
 
-async def test_two_workspaces_two_accounts_own_endpoints_and_keys(make_host, scripted, monkeypatch) -> None:
+async def test_two_workspaces_two_accounts_own_endpoints_and_keys(
+    make_host, scripted, monkeypatch
+) -> None:
     monkeypatch.setenv("KEY_A", "key-a")
     monkeypatch.setenv("KEY_B", "key-b")
     a, b = scripted([[{"text": "from a"}]]), scripted([[{"text": "from b"}]])
@@ -152,10 +185,12 @@ async def test_two_workspaces_two_accounts_own_endpoints_and_keys(make_host, scr
 
 
 async def test_btw_message_joins_the_running_turn(make_host, scripted) -> None:
-    server = scripted([
-        [{"tool": "bash", "args": {"command": "sleep 0.5; echo slept"}}],
-        [{"text": "noted both"}],
-    ])
+    server = scripted(
+        [
+            [{"tool": "bash", "args": {"command": "sleep 0.5; echo slept"}}],
+            [{"text": "noted both"}],
+        ]
+    )
     host = await make_host(account_toml("acc", server, "openai") + process_runtime_toml())
     await host.create_workspace("w")
     with host.bus.subscribe(ToolStarted, TurnFinished, TurnStarted) as sub:
@@ -176,7 +211,9 @@ async def test_btw_message_joins_the_running_turn(make_host, scripted) -> None:
 
 
 async def test_send_message_tool_posts_to_the_chat(make_host, scripted) -> None:
-    server = scripted([[{"tool": "send_message", "args": {"text": "halfway there"}}], [{"text": "finished"}]])
+    server = scripted(
+        [[{"tool": "send_message", "args": {"text": "halfway there"}}], [{"text": "finished"}]]
+    )
     host = await make_host(account_toml("acc", server) + process_runtime_toml())
     await host.create_workspace("w")
     with host.bus.subscribe(MessageSent) as sub:
@@ -197,7 +234,12 @@ async def test_step_limit_ends_the_turn_with_a_message(make_host, scripted) -> N
 
 
 async def test_daily_budget_stops_the_turn(make_host, scripted) -> None:
-    script = [[{"tool": "bash", "args": {"command": "true"}}, {"usage": {"input_tokens": 1000, "output_tokens": 1000}}]] * 3
+    script = [
+        [
+            {"tool": "bash", "args": {"command": "true"}},
+            {"usage": {"input_tokens": 1000, "output_tokens": 1000}},
+        ]
+    ] * 3
     server = scripted(script)
     config = (
         account_toml("acc", server)
@@ -214,7 +256,9 @@ async def test_daily_budget_stops_the_turn(make_host, scripted) -> None:
 
 
 async def test_cancel_stops_a_running_tool(make_host, scripted) -> None:
-    server = scripted([[{"tool": "bash", "args": {"command": "sleep 30; echo never"}}], [{"text": "after"}]])
+    server = scripted(
+        [[{"tool": "bash", "args": {"command": "sleep 30; echo never"}}], [{"text": "after"}]]
+    )
     host = await make_host(account_toml("acc", server) + process_runtime_toml())
     await host.create_workspace("w")
     with host.bus.subscribe(ToolStarted, TurnFinished) as sub:
@@ -233,7 +277,10 @@ async def test_cancel_stops_a_running_tool(make_host, scripted) -> None:
 async def test_compaction_summarizes_before_the_window_fills(make_host, scripted) -> None:
     filler = "lorem ipsum dolor sit amet " * 40  # ~1000 chars, ~270 tokens per reply
     script: list[Any] = [
-        {"match": "Summarize the conversation so far", "steps": [{"text": "SUMMARY: questions asked"}]}
+        {
+            "match": "Summarize the conversation so far",
+            "steps": [{"text": "SUMMARY: questions asked"}],
+        }
     ]
     script += [[{"text": f"reply {i}: {filler}"}] for i in range(6)]
     server = scripted(script)
@@ -276,7 +323,7 @@ async def test_auto_runtime_without_an_isolating_one_refuses_tools(make_host, sc
 
 
 async def test_workspace_create_rename_delete(make_host, home: Path) -> None:
-    host = await make_host('[workspaces.conf]\n# keep me\n' + process_runtime_toml())
+    host = await make_host("[workspaces.conf]\n# keep me\n" + process_runtime_toml())
     await host.create_workspace("scratch")
     (host.workspace_dir("scratch") / "f.txt").write_text("x")
     await host.rename_workspace("scratch", "draft")

@@ -17,7 +17,11 @@ async def test_subscribers_get_only_their_types_in_order() -> None:
     bus.publish(TurnFinished("w", 1, "done"))
     assert [type(await turns.get()).__name__ for _ in range(2)] == ["TurnStarted", "TurnFinished"]
     assert turns.get_nowait() is None
-    assert [type(await everything.get()).__name__ for _ in range(3)] == ["TurnStarted", "Notice", "TurnFinished"]
+    assert [type(await everything.get()).__name__ for _ in range(3)] == [
+        "TurnStarted",
+        "Notice",
+        "TurnFinished",
+    ]
 
 
 async def test_deltas_coalesce_for_a_slow_subscriber() -> None:

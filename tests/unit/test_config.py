@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pynchy_tui.config import DELETE, ConfigError, load_config, parse_config, resolve_paths, update_config
+from pynchy_tui.config import (
+    DELETE,
+    ConfigError,
+    load_config,
+    parse_config,
+    resolve_paths,
+    update_config,
+)
 from pynchy_tui.config.durations import parse_duration
 from pynchy_tui.config.save import rename_table
 
@@ -69,7 +76,9 @@ def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
 
 
 def test_wrong_type_names_file_line_and_key(tmp_path: Path) -> None:
-    err = _error(EXAMPLE.replace("allow_unsandboxed = false", 'allow_unsandboxed = "maybe"'), tmp_path)
+    err = _error(
+        EXAMPLE.replace("allow_unsandboxed = false", 'allow_unsandboxed = "maybe"'), tmp_path
+    )
     assert (err.line, err.key) == (16, "runtime.allow_unsandboxed")
     assert "boolean" in err.message
 
@@ -108,7 +117,10 @@ def test_update_keeps_comments_and_writes_0600(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text("# my pynchy\n" + EXAMPLE)
     path.chmod(0o644)
-    update_config(path, {("ui", "tips"): False, ("ui", "theme"): "ansi-dark", ("limits", "max_steps_per_turn"): 9})
+    update_config(
+        path,
+        {("ui", "tips"): False, ("ui", "theme"): "ansi-dark", ("limits", "max_steps_per_turn"): 9},
+    )
     text = path.read_text()
     assert "# my pynchy" in text
     assert "# any OpenAI-compatible server" in text
@@ -137,7 +149,12 @@ def test_update_creates_a_new_account_table_and_deletes(tmp_path: Path) -> None:
 
 def test_rename_table_keeps_comments(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text(EXAMPLE.replace('[workspaces.notes]\naccount = "personal"', '[workspaces.notes]\n# mine\naccount = "personal"'))
+    path.write_text(
+        EXAMPLE.replace(
+            '[workspaces.notes]\naccount = "personal"',
+            '[workspaces.notes]\n# mine\naccount = "personal"',
+        )
+    )
     rename_table(path, "workspaces", "notes", "journal")
     c = load_config(path)
     assert "journal" in c.workspaces and "notes" not in c.workspaces

@@ -23,10 +23,27 @@ def store(tmp_path: Path):
 def test_schema_is_migrated_in_wal_mode(store: Store) -> None:
     conn = store.call_sync(lambda c: c)
     assert store.call_sync(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0]) == "wal"
-    assert store.call_sync(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == len(MIGRATIONS)
-    tables = {r[0] for r in store.call_sync(lambda c: c.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall())}
-    for t in ("workspaces", "messages", "turns", "transcript_items", "containers", "approvals",
-              "audit_events", "scheduled_tasks", "outbound", "channel_cursors"):
+    assert store.call_sync(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == len(
+        MIGRATIONS
+    )
+    tables = {
+        r[0]
+        for r in store.call_sync(
+            lambda c: c.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        )
+    }
+    for t in (
+        "workspaces",
+        "messages",
+        "turns",
+        "transcript_items",
+        "containers",
+        "approvals",
+        "audit_events",
+        "scheduled_tasks",
+        "outbound",
+        "channel_cursors",
+    ):
         assert t in tables
     assert conn is not None
 
@@ -42,10 +59,16 @@ def test_migrate_is_idempotent_and_refuses_newer_schemas(tmp_path: Path) -> None
 
 def test_inbound_is_deduplicated_by_external_id(store: Store) -> None:
     ws = store.call_sync(workspaces.create, "a")
-    m1, created1 = store.call_sync(messages.add_inbound, ws.id, "hi", source="slack", chat="C1", external_id="42")
-    m2, created2 = store.call_sync(messages.add_inbound, ws.id, "hi again", source="slack", chat="C1", external_id="42")
+    m1, created1 = store.call_sync(
+        messages.add_inbound, ws.id, "hi", source="slack", chat="C1", external_id="42"
+    )
+    m2, created2 = store.call_sync(
+        messages.add_inbound, ws.id, "hi again", source="slack", chat="C1", external_id="42"
+    )
     assert created1 and not created2 and m1.id == m2.id and m2.text == "hi"
-    _, created3 = store.call_sync(messages.add_inbound, ws.id, "x", source="slack", chat="C2", external_id="42")
+    _, created3 = store.call_sync(
+        messages.add_inbound, ws.id, "x", source="slack", chat="C2", external_id="42"
+    )
     assert created3
     # messages without an external id never collide
     for _ in range(3):
@@ -72,7 +95,10 @@ def test_consuming_is_atomic_with_the_transcript(store: Store) -> None:
 
 def test_compaction_keeps_summary_first(store: Store) -> None:
     ws = store.call_sync(workspaces.create, "a")
-    ids = [store.call_sync(transcript.add, ws.id, None, "user", {"role": "user", "text": str(i)}) for i in range(5)]
+    ids = [
+        store.call_sync(transcript.add, ws.id, None, "user", {"role": "user", "text": str(i)})
+        for i in range(5)
+    ]
     store.call_sync(transcript.compact, ws.id, ids[2], "summary one")
     active = store.call_sync(transcript.active, ws.id)
     assert [i.kind for i in active] == ["summary", "user", "user"]
@@ -86,10 +112,13 @@ def test_first_approval_decision_wins_across_threads(store: Store, tmp_path: Pat
     ws = store.call_sync(workspaces.create, "a")
     aid = store.call_sync(approvals.create, ws.id, "bash", {"command": "rm -rf build"})
     results: list[bool] = []
+
     # Two separate connections, like the TUI and `pynchy approvals` in another process.
     def decide(approved: bool) -> None:
         conn = connect(tmp_path / "pynchy.db")
-        results.append(approvals.decide(conn, aid, approved, by="me", via="cli" if approved else "tui"))
+        results.append(
+            approvals.decide(conn, aid, approved, by="me", via="cli" if approved else "tui")
+        )
         conn.close()
 
     threads = [threading.Thread(target=decide, args=(v,)) for v in (True, False)]

@@ -1,0 +1,93 @@
+"""The command line as a person meets it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import account_toml, process_runtime_toml
+
+PYNCHY = [sys.executable, "-m", "pynchy_tui"]
+
+
+def run(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYNCHY_HOME": str(home)}
+    return subprocess.run(
+        PYNCHY + list(args), env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_version(home: Path) -> None:
+    r = run(home, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("pynchy 0.")
+
+
+def test_send_streams_the_reply_and_tools(home: Path, scripted) -> None:
+    server = scripted(
+        [
+            [{"tool": "bash", "args": {"command": "echo hi > hi.txt"}}],
+            [{"text": "wrote hi.txt for you"}],
+        ]
+    )
+    (home / "config.toml").write_text(
+        account_toml("acc", server, "anthropic", api_key="k") + process_runtime_toml()
+    )
+    r = run(home, "send", "--create", "-w", "fresh", "please", "write")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "wrote hi.txt for you"
+    assert "> bash: echo hi > hi.txt" in r.stderr
+    assert (home / "data" / "workspaces" / "fresh" / "hi.txt").read_text() == "hi\n"
+    assert server.requests[0]["body"]["messages"][0]["content"][0]["text"] == "please write"
+
+
+def test_send_to_unknown_workspace_fails_clearly(home: Path) -> None:
+    (home / "config.toml").write_text("[workspaces.notes]\n" + process_runtime_toml())
+    r = run(home, "send", "-w", "nope", "hi")
+    assert r.returncode == 1
+    assert "no workspace named 'nope'" in r.stderr and "notes" in r.stderr
+
+
+def test_send_failure_exits_non_zero_with_the_reason(home: Path, scripted) -> None:
+    server = scripted([[{"error": 401, "message": "invalid x-api-key"}]])
+    (home / "config.toml").write_text(
+        account_toml("acc", server, "anthropic", api_key="bad")
+        + "[workspaces.w]\n"
+        + process_runtime_toml()
+    )
+    r = run(home, "send", "-w", "w", "hi")
+    assert r.returncode == 1
+    assert "401" in r.stderr and "invalid x-api-key" in r.stderr
+
+
+def test_config_error_refuses_to_start(home: Path) -> None:
+    (home / "config.toml").write_text("[runtime]\nruntime = 'auto'\nidle_timeout = 'soon'\n")
+    for cmd in (["serve"], ["send", "-w", "x", "hi"]):
+        r = run(home, *cmd)
+        assert r.returncode == 2
+        assert f"{home / 'config.toml'}, line 3, key 'runtime.idle_timeout'" in r.stderr
+
+
+def test_doctor_ready_and_not_ready(home: Path, scripted) -> None:
+    r = run(home, "doctor")
+    assert r.returncode == 1 and "accounts" in r.stdout and "FAIL" in r.stdout
+    server = scripted([])
+    (home / "config.toml").write_text(account_toml("acc", server) + process_runtime_toml())
+    r = run(home, "doctor")
+    assert r.returncode == 0, r.stdout
+    assert "reachable" in r.stdout and "selected runtime: process" in r.stdout
+    (home / "config.toml").write_text(
+        account_toml("acc", server)
+    )  # auto, no isolating runtime here?
+    r = run(home, "doctor")
+    assert "selected runtime" in r.stdout
+
+
+def test_doctor_reports_unreachable_endpoint(home: Path) -> None:
+    (home / "config.toml").write_text(
+        '[accounts.gone]\nprovider = "openai"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\n'
+        + process_runtime_toml()
+    )
+    r = run(home, "doctor")
+    assert r.returncode == 1 and "account gone" in r.stdout and "FAIL" in r.stdout
