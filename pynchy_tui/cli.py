@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("text", nargs="+")
     sub.add_parser("doctor", help="check config, accounts and runtimes")
     sub.add_parser("status", help="show the running host's state")
+    sub.add_parser("demo", help="open the TUI with the offline demo (a scripted model)")
     return p
 
 
@@ -48,12 +49,31 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_send(config, paths, args.workspace, " ".join(args.text), args.create))
     if args.command == "status":
         return asyncio.run(_status(paths))
-    print(
-        "pynchy: the terminal UI is not built yet. Meanwhile: `pynchy serve` runs the host, "
-        "`pynchy send -w WORKSPACE TEXT` talks to an agent, `pynchy doctor` checks the set-up.",
-        file=sys.stderr,
-    )
-    return 0
+    return _tui(config, paths, demo=args.command == "demo")
+
+
+def _tui(config: Config, paths: Paths, demo: bool) -> int:
+    from pynchy_tui.host.lock import HostLock
+    from pynchy_tui.logs import setup_logging
+
+    paths.ensure()
+    setup_logging(paths.log_file)
+    lock = HostLock(paths.lock_path)
+    if not lock.acquire():
+        print(
+            f"pynchy: a host is already running for {paths.data_dir} (pid {lock.holder()}); "
+            "stop it first, or talk to it with `pynchy send`",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        from pynchy_tui.app import PynchyApp
+
+        app = PynchyApp(config, paths, demo=demo)
+        app.run()
+        return app.return_code or 0
+    finally:
+        lock.release()
 
 
 async def _serve(config: Config, paths: Paths) -> int:

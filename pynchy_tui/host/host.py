@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import shutil
 import time
@@ -17,7 +18,7 @@ from pynchy_tui.agents.loop import AgentLoop, TurnFailed
 from pynchy_tui.agents.tools import BUILTIN_TOOLS
 from pynchy_tui.bus import Bus
 from pynchy_tui.config import DELETE, Config, Paths, update_config
-from pynchy_tui.config.models import NAME_PATTERN
+from pynchy_tui.config.models import NAME_PATTERN, AccountConfig, WorkspaceConfig
 from pynchy_tui.config.save import rename_table
 from pynchy_tui.events import (
     HostStateChanged,
@@ -28,6 +29,8 @@ from pynchy_tui.events import (
     TurnStarted,
     WorkspaceChanged,
 )
+from pynchy_tui.host.history import HistoryItem
+from pynchy_tui.host.history import page as history_page
 from pynchy_tui.plugins.registry import Plugins, load_plugins
 from pynchy_tui.providers.accounts import build_provider
 from pynchy_tui.providers.base import Provider
@@ -236,6 +239,47 @@ class Host:
         self.bus.publish(WorkspaceChanged(name, "deleted"))
         return trash
 
+    async def set_workspace_account(self, workspace: str, account: str) -> None:
+        """Point a workspace at another account, in memory and in config.toml."""
+        self.get_workspace(workspace)
+        if account not in self.config.accounts:
+            known = ", ".join(self.config.accounts) or "none"
+            raise HostError(f"no account named {account!r} (known: {known})")
+        await asyncio.to_thread(
+            update_config, self.paths.config_file, {("workspaces", workspace, "account"): account}
+        )
+        conf = self.config.workspaces.get(workspace)
+        if conf is None:
+            self.config.workspaces[workspace] = WorkspaceConfig(account=account)
+        else:
+            conf.account = account
+        self.bus.publish(WorkspaceChanged(workspace, "updated"))
+
+    async def set_account_model(self, account: str, model: str) -> None:
+        if account not in self.config.accounts:
+            raise HostError(f"no account named {account!r}")
+        await asyncio.to_thread(
+            update_config, self.paths.config_file, {("accounts", account, "model"): model}
+        )
+        self.config.accounts[account].model = model
+        for name in self._ws:
+            if self.account_name(name) == account:
+                self.bus.publish(WorkspaceChanged(name, "updated"))
+
+    async def add_account(self, name: str, account: AccountConfig, *, persist: bool = True) -> None:
+        """Add (or replace) an account; `persist=False` keeps it in memory (the demo)."""
+        if persist:
+            data = account.model_dump(exclude_none=True, exclude_defaults=True)
+            data["provider"], data["model"] = account.provider, account.model
+            await asyncio.to_thread(
+                update_config, self.paths.config_file, {("accounts", name): data}
+            )
+        self.config.accounts[name] = account
+        old = self._providers.pop(name, None)
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.close()
+
     async def clear_workspace(self, name: str) -> None:
         """Start a fresh conversation: the model forgets, the chat history stays."""
         assert self.store is not None
@@ -394,6 +438,19 @@ class Host:
             account = self.config.accounts[account_name]
             self._providers[account_name] = build_provider(account, self.plugins.providers())
         return self._providers[account_name]
+
+    async def history(
+        self, workspace: str, limit: int = 100, before_id: int | None = None
+    ) -> tuple[list[HistoryItem], bool]:
+        assert self.store is not None
+        row = self.get_workspace(workspace)
+        return await self.store.call(history_page, row.id, limit, before_id)
+
+    async def today_usage(self) -> tuple[int, int, float]:
+        """Tokens in, tokens out and cost of all turns since local midnight."""
+        assert self.store is not None
+        midnight = dt.datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        return await self.store.call(turns.totals_since, midnight.timestamp())
 
     def status(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,62 @@
+"""Provides the command palette's workspace and action commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from pynchy_tui.app import PynchyApp
+
+
+class WorkspaceCommands(Provider):
+    """Switch workspace; new / rename / delete / clear; stop; settings; help."""
+
+    def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
+        app: PynchyApp = self.app  # type: ignore[assignment]
+        main = app.main_screen
+        out: list[tuple[str, Callable[[], Any], str]] = []
+        for ws in app.host.list_workspaces() if app.host.state == "ready" else []:
+            out.append(
+                (f"Switch to workspace {ws.name}", partial(main.select, ws.name), "workspace")
+            )
+        out += [
+            ("New workspace", main.prompt_new_workspace, "create a workspace and switch to it"),
+            ("Rename workspace", main.prompt_rename_workspace, "rename the selected workspace"),
+            ("Clear conversation", partial(main.run_slash, "/clear"), "the agent starts fresh"),
+            (
+                "Stop the running turn",
+                partial(main.run_slash, "/stop"),
+                "cancel what the agent does",
+            ),
+            ("Settings", app.action_settings, "theme, tips, accounts, runtime (F2)"),
+            ("Help", app.action_help, "keys and slash commands (F1)"),
+        ]
+        for ws in app.host.list_workspaces() if app.host.state == "ready" else []:
+            out.append(
+                (
+                    f"Delete workspace {ws.name}",
+                    partial(app.confirm_delete, ws.name),
+                    "files move to the trash folder",
+                )
+            )
+        return out
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in self._commands():
+            yield DiscoveryHit(name, partial(self._run, callback), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback, help_text in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(
+                    score, matcher.highlight(name), partial(self._run, callback), help=help_text
+                )
+
+    def _run(self, callback: Callable[[], Any]) -> None:
+        self.app.run_worker(callback(), group="palette", exit_on_error=False)

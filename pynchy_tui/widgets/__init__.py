@@ -1,0 +1,1 @@
+"""Provides pynchy's widgets, one per module."""

@@ -1,0 +1,181 @@
+"""Provides the transcript: the selected workspace's conversation, anchored to the bottom.
+
+Replies stream into one ChatMessage per turn. Only the most recent items stay mounted; older
+ones load on demand from the host's history (so 10,000 messages cost one page)."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Button
+
+from pynchy_tui.host.history import HistoryItem
+from pynchy_tui.widgets.chat_message import ChatMessage
+from pynchy_tui.widgets.tool_call import ToolCallBlock
+
+MAX_MOUNTED = 300
+
+
+class Transcript(VerticalScroll):
+    """Chat items of one workspace. Parents call its methods; it posts `LoadEarlier` upward."""
+
+    BINDINGS = [Binding("end", "jump_latest", "Latest", show=False)]
+
+    DEFAULT_CSS = """
+    Transcript { height: 1fr; padding: 0 1; }
+    Transcript > #load-earlier { width: 100%; margin: 0 0 1 0; }
+    """
+
+    class LoadEarlier(Message):
+        def __init__(self, before_id: int) -> None:
+            super().__init__()
+            self.before_id = before_id
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._replies: dict[int, ChatMessage] = {}
+        self._tools: dict[str, ToolCallBlock] = {}
+        self._last_reply: ChatMessage | None = None
+        self.oldest_id: int | None = None
+        self.has_more = False
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    async def show_history(self, items: list[HistoryItem], more: bool) -> None:
+        """Replace everything with a page of history (newest last)."""
+        await self.remove_children()
+        self._replies.clear()
+        self._tools.clear()
+        self.has_more = more
+        self.oldest_id = next((i.message_id for i in items if i.message_id is not None), None)
+        widgets = [self._widget_for(i) for i in items]
+        if more:
+            widgets.insert(0, Button("load earlier messages", id="load-earlier", variant="default"))
+        await self.mount_all(widgets)
+        self.scroll_end(animate=False)
+        self.anchor()
+
+    async def prepend_history(self, items: list[HistoryItem], more: bool) -> None:
+        button = self.query("#load-earlier")
+        anchor_widget = button.first() if button else None
+        widgets = [self._widget_for(i) for i in items]
+        if widgets:
+            target = (
+                self.children[1] if anchor_widget is not None and len(self.children) > 1 else None
+            )
+            if target is not None:
+                await self.mount_all(widgets, before=target)
+            else:
+                await self.mount_all(widgets, before=0)
+        self.oldest_id = next(
+            (i.message_id for i in items if i.message_id is not None), self.oldest_id
+        )
+        self.has_more = more
+        if not more and anchor_widget is not None:
+            await anchor_widget.remove()
+
+    def _widget_for(self, item: HistoryItem) -> ChatMessage | ToolCallBlock:
+        if item.kind == "tool":
+            block = ToolCallBlock(item.call_id, item.tool, item.args)
+            failed = item.result is None or item.is_error
+            block.output = item.result if item.result is not None else ""
+            block.status = "error" if failed else "ok"
+            block.summary = "no result (interrupted)" if item.result is None else ("error" if failed else "done")
+            block.set_class(False, "-running")
+            block.set_class(failed, "-error")
+            block.title = block._title_text()
+            block._refresh_output()
+            self._tools[item.call_id] = block
+            return block
+        return ChatMessage(
+            item.kind, item.text, source=item.source, sender=item.sender, trusted=item.trusted
+        )
+
+    async def _add(self, widget: ChatMessage | ToolCallBlock) -> None:
+        await self.mount(widget)
+        await self._trim()
+
+    async def _trim(self) -> None:
+        items = [c for c in self.children if not isinstance(c, Button)]
+        excess = len(items) - MAX_MOUNTED
+        if excess > 0:
+            for w in items[:excess]:
+                await w.remove()
+            if not self.query("#load-earlier"):
+                self.has_more = True
+                await self.mount(Button("load earlier messages", id="load-earlier"), before=0)
+
+    async def add_message(
+        self,
+        role: str,
+        text: str,
+        *,
+        source: str = "tui",
+        sender: str | None = None,
+        trusted: bool = True,
+        level: str = "",
+    ) -> ChatMessage:
+        msg = ChatMessage(role, text, source=source, sender=sender, trusted=trusted, level=level)
+        await self._add(msg)
+        return msg
+
+    async def append_delta(self, turn_id: int, text: str) -> None:
+        msg = self._replies.get(turn_id)
+        if msg is None:
+            msg = ChatMessage("assistant")
+            self._replies[turn_id] = msg
+            await self._add(msg)
+        await msg.write(text)
+
+    async def end_step(self, turn_id: int) -> None:
+        """A model step ended (tools may follow): the next text starts a new block."""
+        msg = self._replies.pop(turn_id, None)
+        if msg is not None:
+            await msg.stop()
+            self._last_reply = msg
+
+    async def final_reply(self, turn_id: int, text: str) -> None:
+        """The reply as stored; shown as its own message if nothing was streamed for it."""
+        msg = self._replies.pop(turn_id, None)
+        if msg is not None:
+            await msg.stop()
+            if msg.text.strip() != text.strip():
+                await msg.set_text(text)
+            return
+        last = self._last_reply
+        if last is not None and last.is_attached and last.text.strip() == text.strip():
+            return
+        await self.add_message("assistant", text)
+
+    async def discard_partial(self, turn_id: int) -> None:
+        """The provider is retrying: what streamed so far will be sent again."""
+        msg = self._replies.pop(turn_id, None)
+        if msg is not None:
+            await msg.stop()
+            await msg.remove()
+
+    async def tool_started(self, call_id: str, tool: str, args: dict) -> None:
+        block = ToolCallBlock(call_id, tool, args)
+        self._tools[call_id] = block
+        await self._add(block)
+
+    def tool_output(self, call_id: str, data: str) -> None:
+        block = self._tools.get(call_id)
+        if block is not None:
+            block.add_output(data)
+
+    def tool_finished(self, call_id: str, ok: bool, summary: str, duration_ms: int) -> None:
+        block = self._tools.get(call_id)
+        if block is not None:
+            block.finish(ok, summary, duration_ms)
+
+    def action_jump_latest(self) -> None:
+        self.scroll_end(animate=False)
+        self.anchor()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "load-earlier" and self.oldest_id is not None:
+            event.stop()
+            self.post_message(self.LoadEarlier(self.oldest_id))
