@@ -25,6 +25,17 @@ class Limits:
     pids: int = 512
 
 
+# Labels every isolating runtime puts on what it starts, so a later run can find it again.
+LABEL_MANAGED = "pynchy.managed"
+LABEL_WORKSPACE = "pynchy.workspace"
+LABEL_HOME = "pynchy.home"  # which pynchy home (data dir) started it: hosts never touch others'
+LABEL_SPEC = "pynchy.spec"  # hash of what the sandbox was created with; a change recreates it
+
+SANDBOX_WORKSPACE = "/workspace"  # the workspace as the model sees it in isolating runtimes
+SANDBOX_TOOLBOX_DIR = "/opt/pynchy/toolbox"
+SANDBOX_HOME = "/home/agent"
+
+
 @dataclass(frozen=True)
 class SandboxSpec:
     workspace: str
@@ -35,6 +46,25 @@ class SandboxSpec:
     env: dict[str, str] = field(default_factory=dict)  # never secrets
     limits: Limits = Limits()
     labels: dict[str, str] = field(default_factory=dict)
+    base_image: str | None = None  # image builds: the BASE_IMAGE build arg (None: the default)
+
+
+@dataclass(frozen=True)
+class ManagedSandbox:
+    """A sandbox a runtime finds on the machine that pynchy started (maybe in an earlier run)."""
+
+    id: str
+    runtime: str
+    workspace: str
+    home: str
+    running: bool
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SandboxStats:
+    cpu_percent: float  # 100.0 = one core fully busy
+    memory_bytes: int
 
 
 class SandboxDied(Exception):
@@ -50,6 +80,10 @@ class ToolboxError(Exception):
 
 
 class Sandbox(Protocol):
+    """A running toolbox. `stop()` hibernates: the sandbox stops, the workspace files stay, and
+    the runtime's next `start()` of the same spec may wake it. Optional: `async stats() ->
+    SandboxStats | None` (resource use; the manager publishes it every 2 s when present)."""
+
     id: str
     runtime: str
     root: str  # the workspace path as the toolbox sees it
@@ -65,6 +99,12 @@ class Sandbox(Protocol):
 
 
 class Runtime(Protocol):
+    """`start` gives a running sandbox for the spec, waking a hibernated one when it matches;
+    `remove` deletes a sandbox for good (its workspace files stay on the host);
+    `list_managed` lists what pynchy started that is still on the machine (running or not).
+    Optional: `async adopt(found: ManagedSandbox, spec) -> Sandbox | None`, to reconnect to a
+    sandbox an earlier run left running."""
+
     name: str
     isolated: bool
 
@@ -72,6 +112,6 @@ class Runtime(Protocol):
 
     async def start(self, spec: SandboxSpec) -> Sandbox: ...
 
-    async def list_managed(self) -> list[str]: ...
+    async def list_managed(self) -> list[ManagedSandbox]: ...
 
     async def remove(self, sandbox_id: str) -> None: ...

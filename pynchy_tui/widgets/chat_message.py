@@ -47,7 +47,7 @@ class ChatMessage(Vertical):
     def header_text(self) -> str:
         who = ROLE_LABEL.get(self.role, self.role)
         parts = [who]
-        if self.source not in ("tui", "cli", "agent"):
+        if self.source not in ("tui", "agent"):
             parts.append(f"[{self.source}]")
         if self.sender:
             parts.append(self.sender)

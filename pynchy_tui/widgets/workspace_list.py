@@ -47,10 +47,14 @@ class WorkspaceList(OptionList):
 
     def set_workspaces(self, views: list[WorkspaceView], selected: str | None) -> None:
         """Rebuild the options, keeping the highlight on `selected`."""
-        self._views = views
-        self.clear_options()
-        self.add_options([Option(self._render(v), id=v.name) for v in views])
         names = [v.name for v in views]
+        if names == [v.name for v in self._views] and self.option_count == len(names):
+            for v in views:  # same rows: update in place, keep scroll and hover state
+                self.replace_option_prompt(v.name, self._render(v))
+        else:
+            self.clear_options()
+            self.add_options([Option(self._render(v), id=v.name) for v in views])
+        self._views = list(views)
         if selected in names:
             self.highlighted = names.index(selected)
 
@@ -58,7 +62,7 @@ class WorkspaceList(OptionList):
         glyph, var = STATUS_GLYPH.get(v.status, ("●", "state-idle"))
         status = {"tool": "running a tool", "approval": "waiting for approval"}.get(v.status, v.status)
         unread = f" [bold $accent]({v.unread})[/]" if v.unread else ""
-        model = f" · {v.account}/{v.model}" if v.model else ""
+        model = f" · {v.model}" if v.model else ""
         return Content.from_markup(
             f"[${var}]{glyph}[/] [bold]$name[/]{unread}\n  [dim]{status}$model[/]",
             name=v.name,
