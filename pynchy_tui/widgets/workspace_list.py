@@ -43,18 +43,18 @@ class WorkspaceList(OptionList):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._views: list[WorkspaceView] = []
+        self._names: list[str] = []
 
     def set_workspaces(self, views: list[WorkspaceView], selected: str | None) -> None:
         """Rebuild the options, keeping the highlight on `selected`."""
         names = [v.name for v in views]
-        if names == [v.name for v in self._views] and self.option_count == len(names):
+        if names == self._names and self.option_count == len(names):
             for v in views:  # same rows: update in place, keep scroll and hover state
                 self.replace_option_prompt(v.name, self._render(v))
         else:
             self.clear_options()
             self.add_options([Option(self._render(v), id=v.name) for v in views])
-        self._views = list(views)
+        self._names = names
         if selected in names:
             self.highlighted = names.index(selected)
 
