@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -18,9 +19,11 @@ from pynchy_tui.messages import HostFailed
 from pynchy_tui.screens.main import MainScreen
 from pynchy_tui.themes import BUILTIN_THEMES, DEFAULT_THEME, theme_variable_defaults
 
+_HERE = Path(__file__).resolve().parent
+
 
 class PynchyApp(App[int]):
-    CSS_PATH = ["app.tcss", "screens/main.tcss"]
+    CSS_PATH = [_HERE / "app.tcss", _HERE / "screens" / "main.tcss"]  # absolute: subclasses
     TITLE = "pynchy"
     COMMANDS = App.COMMANDS | {WorkspaceCommands}
     BINDINGS = [
@@ -39,6 +42,7 @@ class PynchyApp(App[int]):
         demo: bool = False,
         control: bool = True,
         onboarding: bool = True,
+        probe_ollama: bool = True,
     ) -> None:
         super().__init__()
         self.config = config
@@ -48,6 +52,7 @@ class PynchyApp(App[int]):
         self._want_demo = demo
         self._control_enabled = control
         self._onboarding = onboarding
+        self._probe_ollama = probe_ollama
         self._control: Any = None
         self._tips: Any = None
         self.exit_code = 0
@@ -120,7 +125,9 @@ class PynchyApp(App[int]):
     async def run_onboarding(self) -> None:
         from pynchy_tui.screens.onboarding import OnboardingScreen
 
-        result = await self.push_screen_wait(OnboardingScreen())
+        result = await self.push_screen_wait(
+            OnboardingScreen(None if self._probe_ollama else False)
+        )
         if result == "demo":
             await self.start_demo()
         elif result:
@@ -135,7 +142,8 @@ class PynchyApp(App[int]):
 
         answer = await self.push_screen_wait(
             PromptScreen(
-                f"Delete workspace {name}? Its files move to the trash folder. Type its name to confirm:"
+                f"Delete workspace {name}? Its files move to the trash folder. "
+                "Type its name to confirm:"
             )
         )
         if answer == name:

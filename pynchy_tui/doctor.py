@@ -22,7 +22,7 @@ async def run_doctor(paths: Paths) -> int:
         config = load_config(paths.config_file)
     except ConfigError as exc:
         _line("FAIL", "config", str(exc))
-        return 1
+        return 2
     exists = "" if paths.config_file.exists() else " (does not exist yet: defaults)"
     _line("ok", "config", f"{paths.config_file}{exists}")
     _line("ok", "data", str(paths.data_dir))
@@ -58,14 +58,15 @@ async def run_doctor(paths: Paths) -> int:
     for name in ("docker", "bubblewrap", "process"):
         rt = runtimes.get(name)
         if rt is None:
-            how = {
-                "docker": "install Docker Engine or Podman (runtime lands with the runtimes "
-                "plugin)",
-                "bubblewrap": "apt install bubblewrap (runtime plugin)",
-            }.get(name, "")
-            _line("--", f"runtime {name}", f"not available; {how}")
+            _line("--", f"runtime {name}", "not registered (a plugin replaced or removed it)")
             continue
         ok, why = await rt.available()
+        if not ok:
+            why += {
+                "docker": "; to use it: install Docker Engine or Podman and start it (e.g. "
+                "`systemctl --user start podman.socket`), or point DOCKER_HOST at its socket",
+                "bubblewrap": "; to use it: install bubblewrap (`apt install bubblewrap`)",
+            }.get(name, "")
         _line("ok" if ok else "--", f"runtime {name}", why)
     try:
         _rt, why = await select_runtime(

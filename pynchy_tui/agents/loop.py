@@ -45,6 +45,7 @@ from pynchy_tui.state.workspaces import WorkspaceRow
 
 log = logging.getLogger(__name__)
 LOCAL_SOURCES = {"tui", "cli"}
+MAX_RETRY_AFTER = 120.0  # a server asking for longer is treated as down for this turn
 
 
 @dataclass
@@ -101,6 +102,17 @@ class AgentLoop:
         self.workspace_dir = workspace_dir
         self.hooks = hooks or []
 
+    def workspace_root(self, workspace: str) -> str:
+        """The workspace's path as its tools see it: /workspace in an isolating sandbox, the
+        host directory itself under the (unsandboxed) process runtime."""
+        box = self.sandboxes.sandbox(workspace)
+        if box is not None:
+            return box.root
+        runtime = self.sandboxes.runtimes.get(self.sandboxes.runtime_name(workspace))
+        if runtime is None or runtime.isolated:
+            return "/workspace"
+        return str(self.workspace_dir(workspace))
+
     def visible_tools(self, workspace: str) -> list[Tool]:
         ws = self.config.workspaces.get(workspace)
         admin = bool(ws and ws.admin)
@@ -118,11 +130,17 @@ class AgentLoop:
         directives = directive_texts(
             ws_conf.directives if ws_conf else [], self.workspace_dir(ws.name)
         )
-        system = build_system_prompt(ws.name, directives)
+        system = build_system_prompt(ws.name, directives, root=self.workspace_root(ws.name))
         for hook in self.hooks:
             if hasattr(hook, "prompt_submit"):
-                system = hook.prompt_submit(ws.name, system) or system
+                try:
+                    system = hook.prompt_submit(ws.name, system) or system
+                except Exception:
+                    log.exception("prompt_submit hook failed; prompt left as it was")
         final_text = ""
+        if await self._over_budget(ws):
+            await self._take_pending(ws, turn_id)
+            return TurnOutcome("limit", "", self._budget_message(ws))
         for _step in range(limits.max_steps_per_turn):
             await self._take_pending(ws, turn_id)
             history = await self.store.call(transcript.active, ws.id)
@@ -168,12 +186,7 @@ class AgentLoop:
             for call in calls:
                 await self._run_tool(ws, turn_id, call)
             if await self._over_budget(ws):
-                return TurnOutcome(
-                    "limit",
-                    "",
-                    f"stopped: the daily budget of ${limits.daily_budget_usd:.2f} "
-                    f"for workspace {ws.name} is spent",
-                )
+                return TurnOutcome("limit", "", self._budget_message(ws))
         return TurnOutcome(
             "limit",
             "",
@@ -209,7 +222,9 @@ class AgentLoop:
                 if not exc.retryable or attempt >= limits.provider_retries:
                     tries = f" after {attempt + 1} attempts" if attempt else ""
                     raise TurnFailed(f"{exc}{tries}") from exc
-                delay = exc.retry_after
+                delay = (
+                    min(exc.retry_after, MAX_RETRY_AFTER) if exc.retry_after is not None else None
+                )
                 if delay is None:
                     delay = min(30.0, limits.retry_base_delay * 2**attempt)
                     delay *= 0.8 + 0.4 * random.random()
@@ -258,7 +273,7 @@ class AgentLoop:
                 reason="no such tool in this workspace",
             )
             return ToolResult(f"error: there is no tool named {call.name!r}", is_error=True)
-        decision = check(ToolCallInfo(call.name, call.args), "/workspace")
+        decision = check(ToolCallInfo(call.name, call.args), self.workspace_root(ws.name))
         await self.store.call(
             audit.record,
             ws.id,
@@ -281,8 +296,12 @@ class AgentLoop:
             )
         for hook in self.hooks:
             if hasattr(hook, "pre_tool_use"):
-                verdict = hook.pre_tool_use(ws.name, call.name, call.args)
-                if isinstance(verdict, str):
+                try:
+                    verdict = hook.pre_tool_use(ws.name, call.name, call.args)
+                except Exception as exc:  # a broken guard blocks rather than waves through
+                    log.exception("pre_tool_use hook failed")
+                    verdict = f"a pre_tool_use hook failed ({exc!r})"
+                if isinstance(verdict, str) and verdict:
                     return ToolResult(
                         f"blocked by a plugin: {verdict}", is_error=True, summary="blocked"
                     )
@@ -303,6 +322,10 @@ class AgentLoop:
             raise TurnFailed(f"cannot run tools: {exc}") from exc
         except (KeyError, TypeError, ValueError) as exc:
             return ToolResult(f"error: bad arguments for {call.name}: {exc!r}", is_error=True)
+
+    def _budget_message(self, ws: WorkspaceRow) -> str:
+        budget = self.config.limits.daily_budget_usd or 0.0
+        return f"stopped: the daily budget of ${budget:.2f} for workspace {ws.name} is spent"
 
     async def _over_budget(self, ws: WorkspaceRow) -> bool:
         budget = self.config.limits.daily_budget_usd

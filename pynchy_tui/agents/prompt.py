@@ -7,7 +7,7 @@ from pathlib import Path
 
 BASE = """You are an agent working for one person inside pynchy, a terminal home for AI agents.
 You work in the workspace "{workspace}": your tools run in its sandbox, whose files are at
-/workspace (the current directory of every command). Use the tools to inspect and change
+{root} (the current directory of every command). Use the tools to inspect and change
 files and to run commands; keep the person informed, be concise, and say plainly when
 something failed. Your final message of a turn is shown to the person as your reply."""
 
@@ -30,10 +30,13 @@ def directive_texts(paths: list[str], workspace_dir: Path) -> list[tuple[str, st
 
 
 def build_system_prompt(
-    workspace: str, directives: list[tuple[str, str]], now: dt.datetime | None = None
+    workspace: str,
+    directives: list[tuple[str, str]],
+    now: dt.datetime | None = None,
+    root: str = "/workspace",
 ) -> str:
     now = now or dt.datetime.now().astimezone()
-    parts = [BASE.format(workspace=workspace)]
+    parts = [BASE.format(workspace=workspace, root=root)]
     parts.append(f"Current date and time: {now.strftime('%Y-%m-%d %H:%M %Z')}.")
     for name, text in directives:
         parts.append(f"<directive file={name!r}>\n{text.strip()}\n</directive>")

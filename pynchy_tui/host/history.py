@@ -43,7 +43,8 @@ def page(
     end = float("inf")
     if before_id is not None:
         nxt = conn.execute(
-            "SELECT created_at FROM messages WHERE workspace_id = ? AND id >= ? ORDER BY id LIMIT 1",
+            "SELECT created_at FROM messages WHERE workspace_id = ? AND id >= ?"
+            " ORDER BY id LIMIT 1",
             (workspace_id, before_id),
         ).fetchone()
         end = nxt[0] if nxt else end

@@ -73,6 +73,8 @@ class Host:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.state != "stopped":
+            raise HostError(f"the host is already {self.state}")
         self._set_state("starting")
         self.paths.ensure()
         self.store = await asyncio.to_thread(Store, self.paths.db_path)
@@ -85,6 +87,7 @@ class Host:
             self.plugins.runtimes(),
             self.workspace_dir,
             lambda name: self._ws[name].id if name in self._ws else None,
+            paths=self.paths,
         )
         self.loop = AgentLoop(
             config=self.config,
@@ -102,6 +105,7 @@ class Host:
         for row in await self.store.call(workspaces.list_all):
             self._ws[row.name] = row
             self.workspace_dir(row.name).mkdir(parents=True, exist_ok=True)
+        await self.sandboxes.start()  # adopt or remove sandboxes an earlier run left; stats
         await self._recover()
         self._set_state("ready")
         self._ready.set()

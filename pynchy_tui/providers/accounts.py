@@ -1,4 +1,4 @@
-"""Accounts -> provider instances, resolving keys from the environment at call time."""
+"""Accounts -> provider instances; keys are read from the environment when a client is built."""
 
 from __future__ import annotations
 
@@ -12,12 +12,18 @@ ProviderFactory = Callable[..., Provider]
 
 
 def api_key_for(account: AccountConfig, env: dict[str, str] | None = None) -> str | None:
+    """The key for `account`: its api_key_env variable, else api_key from config.toml, else
+    (for the provider's own endpoint only) the provider's usual variable."""
     env = os.environ if env is None else env
     if account.api_key_env:
         value = env.get(account.api_key_env)
         if value:
             return value
-    return account.api_key
+    if account.api_key:
+        return account.api_key
+    if not account.api_key_env and account.base_url is None:
+        return env.get(default_key_env(account.provider)) or None
+    return None
 
 
 def default_key_env(provider: str) -> str:
@@ -33,6 +39,4 @@ def build_provider(
     if factory is None:
         raise KeyError(f"no provider plugin for {account.provider!r}")
     key = api_key_for(account, env)
-    if key is None and not account.api_key_env and account.base_url is None:
-        key = (os.environ if env is None else env).get(default_key_env(account.provider))
     return factory(api_key=key, base_url=account.base_url, timeout=account.timeout)

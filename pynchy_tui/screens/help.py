@@ -40,7 +40,14 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 90%; max-width: 100; height: 90%; background: $surface; border: thick $primary; padding: 0 1; }
+    HelpScreen > VerticalScroll {
+        width: 90%;
+        max-width: 100;
+        height: 90%;
+        background: $surface;
+        border: thick $primary;
+        padding: 0 1;
+    }
     """
 
     def compose(self) -> ComposeResult:

@@ -48,6 +48,7 @@ class MainScreen(Screen[None]):
         self.views: dict[str, WorkspaceView] = {}
         self.selected: str | None = None
         self.running: set[str] = set()
+        self.history_shown: str | None = None  # the workspace whose history is on screen
 
     @property
     def papp(self) -> PynchyApp:
@@ -114,7 +115,7 @@ class MainScreen(Screen[None]):
             del self.views[gone]
         if self.selected not in names:
             self.selected = None
-        if self.selected is None and names and (select_first or True):
+        if self.selected is None and names:
             await self.select(names[0])
         self._render_list()
         await self._refresh_usage()
@@ -130,6 +131,7 @@ class MainScreen(Screen[None]):
 
     async def select(self, name: str) -> None:
         self.selected = name
+        self.history_shown = None
         view = self.views.get(name)
         if view is not None:
             view.unread = 0
@@ -143,6 +145,7 @@ class MainScreen(Screen[None]):
         items, more = await self.papp.host.history(name, HISTORY_PAGE)
         if self.selected == name:
             await self.transcript.show_history(items, more)
+            self.history_shown = name
 
     @on(WorkspaceList.Selected)
     async def _on_workspace_selected(self, message: WorkspaceList.Selected) -> None:

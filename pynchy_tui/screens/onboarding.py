@@ -62,7 +62,14 @@ class OnboardingScreen(Screen[str | None]):
     BINDINGS = [Binding("escape", "skip", "Skip for now")]
     DEFAULT_CSS = """
     OnboardingScreen { align: center middle; }
-    OnboardingScreen > Vertical { width: 84; height: auto; max-height: 100%; background: $surface; border: thick $primary; padding: 0 2; }
+    OnboardingScreen > Vertical {
+        width: 84;
+        height: auto;
+        max-height: 100%;
+        background: $surface;
+        border: thick $primary;
+        padding: 0 2;
+    }
     OnboardingScreen .title { text-style: bold; color: $primary; padding: 1 0 0 0; }
     OnboardingScreen .help { color: $text-muted; padding: 0 0 1 0; }
     OnboardingScreen .row { height: auto; }

@@ -13,7 +13,13 @@ class PromptScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     PromptScreen { align: center middle; }
-    PromptScreen > Vertical { width: 60; height: auto; padding: 1 2; background: $surface; border: thick $primary; }
+    PromptScreen > Vertical {
+        width: 60;
+        height: auto;
+        padding: 1 2;
+        background: $surface;
+        border: thick $primary;
+    }
     PromptScreen Label { margin-bottom: 1; }
     """
 

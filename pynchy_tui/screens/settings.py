@@ -25,7 +25,14 @@ class SettingsScreen(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
     DEFAULT_CSS = """
     SettingsScreen { align: center middle; }
-    SettingsScreen > Vertical { width: 76; height: auto; max-height: 95%; background: $surface; border: thick $primary; padding: 0 1; }
+    SettingsScreen > Vertical {
+        width: 76;
+        height: auto;
+        max-height: 95%;
+        background: $surface;
+        border: thick $primary;
+        padding: 0 1;
+    }
     SettingsScreen .title { text-style: bold; padding: 0 0 1 0; }
     SettingsScreen .row { height: auto; margin: 0 0 1 0; }
     SettingsScreen .row > Label { width: 20; padding: 1 1 0 0; }

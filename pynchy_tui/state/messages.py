@@ -70,7 +70,8 @@ def add_inbound(
     )
     if cur.rowcount == 0:
         existing = conn.execute(
-            "SELECT * FROM messages WHERE source = ? AND chat IS ? AND external_id = ?",
+            "SELECT * FROM messages WHERE source = ? AND COALESCE(chat, '') = COALESCE(?, '')"
+            " AND external_id = ?",
             (source, chat, external_id),
         ).fetchone()
         return _row(existing), False

@@ -30,7 +30,7 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL,
         updated_at REAL NOT NULL
     );
-    CREATE UNIQUE INDEX messages_external ON messages(source, chat, external_id)
+    CREATE UNIQUE INDEX messages_external ON messages(source, COALESCE(chat, ''), external_id)
         WHERE external_id IS NOT NULL;
     CREATE INDEX messages_ws ON messages(workspace_id, id);
     CREATE INDEX messages_pending ON messages(status) WHERE status = 'pending';
@@ -146,14 +146,18 @@ MIGRATIONS: list[str] = [
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply pending migrations in order, each in its own transaction; returns the version."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema v{version} is newer than this pynchy (v{len(MIGRATIONS)}); upgrade"
-        )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.execute("BEGIN IMMEDIATE")
+    for number, script in enumerate(MIGRATIONS, start=1):
+        conn.execute("BEGIN IMMEDIATE")  # read the version under the write lock: no races
         try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"database schema v{version} is newer than this pynchy "
+                    f"(v{len(MIGRATIONS)}); upgrade pynchy"
+                )
+            if version >= number:
+                conn.execute("COMMIT")
+                continue
             for stmt in _statements(script):
                 conn.execute(stmt)
             conn.execute(f"PRAGMA user_version = {number}")

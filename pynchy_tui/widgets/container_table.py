@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import DataTable
 
-COLUMNS = ("workspace", "runtime", "state", "up", "cpu", "mem", "last tool")
+COLUMNS = ("workspace", "runtime", "state", "up", "cpu", "mem", "tool")
 
 
 @dataclass
@@ -47,27 +47,30 @@ class ContainerTable(DataTable):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False, show_cursor=False)
+        # No cell padding: each cell carries one trailing space, so seven columns fit the pane.
+        super().__init__(
+            id=id, cursor_type="row", zebra_stripes=False, show_cursor=False, cell_padding=0
+        )
         self.views: dict[str, SandboxView] = {}
 
     def on_mount(self) -> None:
         for col in COLUMNS:
-            self.add_column(col, key=col)
+            self.add_column(f"{col} ", key=col)
 
     def apply(self, view: SandboxView, now: float | None = None) -> None:
         now = time.time() if now is None else now
         self.views[view.workspace] = view
-        runtime = Text(view.runtime)
+        runtime = Text(view.runtime + " ")
         if view.runtime == "process":
-            runtime = Text("UNSANDBOXED", style="bold reverse")
+            runtime = Text.assemble(("UNSANDBOXED", "bold reverse"), " ")
         state_style = {"busy": "bold", "error": "bold", "starting": "italic"}.get(view.state, "")
         cells = [
-            view.workspace,
+            view.workspace + " ",
             runtime,
-            Text(view.state, style=state_style),
-            _uptime(view.started if view.state in ("idle", "busy") else None, now),
-            f"{view.cpu:.0f}%" if view.cpu is not None else "–",
-            _mem(view.memory),
+            Text(view.state + " ", style=state_style),
+            _uptime(view.started if view.state in ("idle", "busy") else None, now) + " ",
+            (f"{view.cpu:.0f}%" if view.cpu is not None else "–") + " ",
+            _mem(view.memory) + " ",
             view.last_tool or "–",
         ]
         key = view.workspace

@@ -82,7 +82,11 @@ class Transcript(VerticalScroll):
             failed = item.result is None or item.is_error
             block.output = item.result if item.result is not None else ""
             block.status = "error" if failed else "ok"
-            block.summary = "no result (interrupted)" if item.result is None else ("error" if failed else "done")
+            block.summary = (
+                "no result (interrupted)"
+                if item.result is None
+                else ("error" if failed else "done")
+            )
             block.set_class(False, "-running")
             block.set_class(failed, "-error")
             block.title = block._title_text()

@@ -44,6 +44,7 @@ class WorkspaceList(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._names: list[str] = []
+        self._views_by_name: dict[str, WorkspaceView] = {}
 
     def set_workspaces(self, views: list[WorkspaceView], selected: str | None) -> None:
         """Rebuild the options, keeping the highlight on `selected`."""
@@ -55,19 +56,30 @@ class WorkspaceList(OptionList):
             self.clear_options()
             self.add_options([Option(self._render(v), id=v.name) for v in views])
         self._names = names
+        self._views_by_name = {v.name: v for v in views}
         if selected in names:
             self.highlighted = names.index(selected)
 
     def _render(self, v: WorkspaceView) -> Content:
         glyph, var = STATUS_GLYPH.get(v.status, ("●", "state-idle"))
-        status = {"tool": "running a tool", "approval": "waiting for approval"}.get(v.status, v.status)
+        status = {"tool": "running a tool", "approval": "waiting for approval"}.get(
+            v.status, v.status
+        )
         unread = f" [bold $accent]({v.unread})[/]" if v.unread else ""
-        model = f" · {v.model}" if v.model else ""
+        room = (self.size.width or 28) - 4 - len(status)
+        model = f" · {v.model}" if v.model and room > 6 else ""
+        if len(model) > room:
+            model = model[: max(room - 1, 0)] + "…"
         return Content.from_markup(
             f"[${var}]{glyph}[/] [bold]$name[/]{unread}\n  [dim]{status}$model[/]",
             name=v.name,
             model=model,
         )
+
+    def on_resize(self) -> None:
+        if self._names:
+            for v in self._views_by_name.values():
+                self.replace_option_prompt(v.name, self._render(v))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

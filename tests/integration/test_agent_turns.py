@@ -128,6 +128,24 @@ directives = ["{directive}"]
     assert len(await host.store.call(audit.query, ws.id)) == 6
 
 
+async def test_process_runtime_sees_its_real_root(make_host, scripted) -> None:
+    server = scripted([])
+    host = await make_host(account_toml("acc", server) + process_runtime_toml())
+    await host.create_workspace("w")
+    target = host.workspace_dir("w") / "abs.txt"
+    server.add_replies(
+        [[{"tool": "write_file", "args": {"path": str(target), "content": "x"}}], [{"text": "ok"}]]
+    )
+    done = await _run(host, "w", "write with an absolute path")
+    assert done.status == "done"
+    assert target.read_text() == "x"
+    system = server.requests[0]["body"]["messages"][0]["content"]
+    assert (
+        f"files are at\n{host.workspace_dir('w')} " in system
+        or f"files are at {host.workspace_dir('w')}" in system
+    )
+
+
 async def test_rate_limit_then_success_honours_retry_after(make_host, scripted) -> None:
     server = scripted([[{"error": 429, "retry_after": 0.3}], [{"text": "ok now"}]])
     host = await make_host(

@@ -41,18 +41,31 @@ async def wait_until(pilot: Any, predicate: Callable[[], Any], timeout: float = 
 
 async def ready(pilot: Any) -> None:
     app = pilot.app
-    await wait_until(pilot, lambda: app.host.state == "ready" and app.main_screen.status.host_state == "ready")
+    await wait_until(
+        pilot, lambda: app.host.state == "ready" and app.main_screen.status.host_state == "ready"
+    )
     await pilot.pause()
 
 
 async def type_text(pilot: Any, text: str) -> None:
     for ch in text:
-        await pilot.press("space" if ch == " " else ch if len(ch) == 1 and ch.isalnum() else _key(ch))
+        await pilot.press(
+            "space" if ch == " " else ch if len(ch) == 1 and ch.isalnum() else _key(ch)
+        )
 
 
 def _key(ch: str) -> str:
-    names = {"/": "slash", "-": "minus", ".": "full_stop", ",": "comma", "?": "question_mark",
-             "!": "exclamation_mark", ":": "colon", "_": "underscore", "'": "apostrophe"}
+    names = {
+        "/": "slash",
+        "-": "minus",
+        ".": "full_stop",
+        ",": "comma",
+        "?": "question_mark",
+        "!": "exclamation_mark",
+        ":": "colon",
+        "_": "underscore",
+        "'": "apostrophe",
+    }
     return names.get(ch, ch)
 
 
@@ -70,4 +83,3 @@ def texts(app: PynchyApp) -> list[str]:
     from pynchy_tui.widgets.chat_message import ChatMessage
 
     return [m.text for m in app.main_screen.query(ChatMessage)]
-

@@ -23,12 +23,23 @@ from tests.ui.conftest import ready, send, texts, type_text, wait_until
 
 TOOL_REPLY = [
     [{"text": "Let me check."}, {"tool": "bash", "args": {"command": "seq 1 40"}}],
-    [{"text": "Here is code:\n\n```python\nprint('hi')\n```\n\nDone.", "chunk": 3, "interval_ms": 2}],
+    [
+        {
+            "text": "Here is code:\n\n```python\nprint('hi')\n```\n\nDone.",
+            "chunk": 3,
+            "interval_ms": 2,
+        }
+    ],
 ]
 
 
 def cfg(server, extra: str = "") -> str:
-    return account_toml("local", server) + "[workspaces.alpha]\n[workspaces.beta]\n" + process_runtime_toml() + extra
+    return (
+        account_toml("local", server)
+        + "[workspaces.alpha]\n[workspaces.beta]\n"
+        + process_runtime_toml()
+        + extra
+    )
 
 
 async def test_send_streams_reply_and_shows_tool_call(make_app, scripted) -> None:
@@ -76,12 +87,16 @@ async def test_switch_workspace_with_keys_and_mouse_and_unread(make_app, scripte
         assert "[cli]" in msg.header_text()
         await pilot.press("ctrl+b")
         await wait_until(pilot, lambda: app.main_screen.selected == "alpha")
-        await pilot.click("#workspaces", offset=(4, 3))  # beta: its status line (options are two lines)
+        await pilot.click(
+            "#workspaces", offset=(4, 3)
+        )  # beta: its status line (options are two lines)
         await wait_until(pilot, lambda: app.main_screen.selected == "beta")
 
 
 async def test_slash_commands(make_app, scripted, home: Path) -> None:
-    server = scripted([[{"tool": "bash", "args": {"command": "sleep 20"}}], [{"text": "after stop"}]])
+    server = scripted(
+        [[{"tool": "bash", "args": {"command": "sleep 20"}}], [{"text": "after stop"}]]
+    )
     app = make_app("# my config\n" + cfg(server) + account_toml("other", server))
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
@@ -185,7 +200,7 @@ async def test_tips_rotate_persist_and_turn_off(make_app, scripted) -> None:
         tips = [s for s in shown if s]
         assert len(set(tips)) == 3  # no repeats
         app.host.config.ui.tips = False
-        for i in range(3):
+        for _ in range(3):
             assert app.next_tip() is None
     # Seen state survives a restart: the next tip is a new one.
     from pynchy_tui.state import kv
@@ -250,7 +265,9 @@ async def test_demo_tour_runs_tools_in_the_sandbox(make_app, home: Path) -> None
         assert "DEMO" in str(app.main_screen.status.render())
         tools = [b.tool for b in app.main_screen.query(ToolCallBlock)]
         assert tools == ["bash", "write_file", "edit_file", "bash"]
-        assert (home / "data" / "workspaces" / "demo" / "hello.py").read_text() == "print('greetings from the pynchy demo')\n"
+        assert (
+            home / "data" / "workspaces" / "demo" / "hello.py"
+        ).read_text() == "print('greetings from the pynchy demo')\n"
         assert "demo" in app.main_screen.query_one(ContainerTable).views
         assert "demo" not in load_config(home / "config.toml").accounts  # never saved
 

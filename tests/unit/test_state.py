@@ -57,6 +57,23 @@ def test_migrate_is_idempotent_and_refuses_newer_schemas(tmp_path: Path) -> None
         migrate(conn)
 
 
+def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        try:
+            Store(tmp_path / "race.db").close()
+        except BaseException as exc:  # noqa: BLE001 - the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
 def test_inbound_is_deduplicated_by_external_id(store: Store) -> None:
     ws = store.call_sync(workspaces.create, "a")
     m1, created1 = store.call_sync(
@@ -70,6 +87,12 @@ def test_inbound_is_deduplicated_by_external_id(store: Store) -> None:
         messages.add_inbound, ws.id, "x", source="slack", chat="C2", external_id="42"
     )
     assert created3
+    # without a chat id too (the unique index must not treat NULL chats as distinct)
+    _, first = store.call_sync(messages.add_inbound, ws.id, "x", source="email", external_id="m-1")
+    again, second = store.call_sync(
+        messages.add_inbound, ws.id, "x", source="email", external_id="m-1"
+    )
+    assert first and not second and again.text == "x"
     # messages without an external id never collide
     for _ in range(3):
         assert store.call_sync(messages.add_inbound, ws.id, "tui", source="tui")[1]
