@@ -63,7 +63,7 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     def open_it() -> None:
         try:
             Store(tmp_path / "race.db").close()
-        except BaseException as exc:  # noqa: BLE001 - the assertion below reports it
+        except BaseException as exc:  # the assertion below reports it
             errors.append(exc)
 
     threads = [threading.Thread(target=open_it) for _ in range(4)]
