@@ -296,3 +296,45 @@ async def test_long_history_mounts_one_page_and_loads_more(make_app, scripted) -
         await wait_until(pilot, lambda: len(transcript.query(ChatMessage)) == 200)
         assert transcript.query(ChatMessage).first().text == "old message 9800"
         assert MAX_MOUNTED >= 200
+
+
+async def test_palette_creates_renames_and_deletes_workspaces(make_app, scripted, home: Path) -> None:
+    from pynchy_tui.screens.prompt import PromptScreen
+
+    server = scripted([])
+    app = make_app(cfg(server))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+
+        async def palette(command: str) -> None:
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            for ch in command:
+                await pilot.press("space" if ch == " " else ch)
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+
+        await palette("new workspace")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await type_text(pilot, "scratch")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.main_screen.selected == "scratch")
+        await palette("rename workspace")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        app.screen.query_one("#answer").value = "draft"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.main_screen.selected == "draft")
+        await palette("delete workspace draft")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await type_text(pilot, "draft")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "draft" not in [w.name for w in app.host.list_workspaces()])
+        assert app.main_screen.selected in ("alpha", "beta")
+
+
+async def test_no_color_is_honoured(make_app, scripted, monkeypatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(cfg(scripted([])))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        assert app.no_color  # Textual renders monochrome; nothing of ours re-adds colour
