@@ -11,7 +11,7 @@ import asyncio
 import collections
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from pynchy_tui.events import AgentDelta, Event, Lagged, ToolOutput
 
@@ -109,9 +109,19 @@ class Bus:
         self._subs: set[Subscription] = set()
         self.default_maxsize = default_maxsize
         self.published = 0
+        self._observers: list[Callable[[Event], object]] = []
+
+    def add_observer(self, fn: Callable[[Event], object]) -> None:
+        """Call `fn(event)` synchronously for every event (plugins: logging, metrics)."""
+        self._observers.append(fn)
 
     def publish(self, event: Event) -> None:
         self.published += 1
+        for fn in self._observers:
+            try:
+                fn(event)
+            except Exception:  # an observer's bug never reaches the publisher
+                log.exception("bus observer %r failed", fn)
         for sub in tuple(self._subs):
             if sub.wants(event):
                 sub.offer(event)

@@ -185,6 +185,7 @@ async def _lines(reader: asyncio.StreamReader):
 async def _print_stream(items: Any) -> int:
     out, err = sys.stdout, sys.stderr
     at_line_start = True
+    streamed = ""  # what this turn printed, to tell send_message texts from the final reply
     code = 1
     async for ev in items:
         kind = ev.get("type")
@@ -194,6 +195,7 @@ async def _print_stream(items: Any) -> int:
                 return 1
             continue
         if kind == "AgentDelta":
+            streamed += ev["text"]
             out.write(ev["text"])
             out.flush()
             at_line_start = ev["text"].endswith("\n")
@@ -208,6 +210,10 @@ async def _print_stream(items: Any) -> int:
             mark = "ok" if ev["ok"] else "error"
             print(f"    {mark}: {ev['summary']} ({ev['duration_ms']} ms)", file=err, flush=True)
         elif kind == "ProviderRetry":
+            if not at_line_start:
+                out.write("\n")
+                at_line_start = True
+            print("  (the partial reply above is discarded; it will be sent again)", file=err)
             print(
                 f"  (retry {ev['attempt']} in {ev['delay']:.1f}s: {ev['reason']})",
                 file=err,
@@ -215,6 +221,10 @@ async def _print_stream(items: Any) -> int:
             )
         elif kind == "MessageSent" and ev["role"] == "system":
             print(f"pynchy: {ev['text']}", file=err, flush=True)
+        elif kind == "MessageSent" and ev["text"].strip() not in streamed:
+            out.write(("" if at_line_start else "\n") + ev["text"] + "\n")  # send_message
+            out.flush()
+            at_line_start = True
         elif kind == "TurnFinished":
             if not at_line_start:
                 out.write("\n")

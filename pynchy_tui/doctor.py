@@ -27,6 +27,7 @@ async def run_doctor(paths: Paths) -> int:
     _line("ok", "config", f"{paths.config_file}{exists}")
     _line("ok", "data", str(paths.data_dir))
     plugins = load_plugins()
+    plugins.collect_all()
     for name, reason in plugins.failures:
         _line("warn", f"plugin {name}", reason)
     factories = plugins.providers()

@@ -27,12 +27,29 @@ def parse_config(source: str, path: Path) -> Config:
             path, line, key, f"invalid TOML: {_TOML_POS.sub('', msg).strip()}"
         ) from None
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(str(p) for p in err["loc"])
         key = ".".join(loc) if loc else None
         raise ConfigError(path, locate(source, loc), key, _explain(err)) from None
+    problem = cross_check(config)
+    if problem is not None:
+        loc, message = problem
+        raise ConfigError(path, locate(source, loc), ".".join(loc), message)
+    return config
+
+
+def cross_check(config: Config) -> tuple[tuple[str, ...], str] | None:
+    """References between tables: every account named must exist."""
+    known = ", ".join(sorted(config.accounts)) or "none defined"
+    for name, ws in config.workspaces.items():
+        if ws.account is not None and ws.account not in config.accounts:
+            return ("workspaces", name, "account"), f"no account named {ws.account!r} ({known})"
+    account = config.defaults.account
+    if account is not None and account not in config.accounts:
+        return ("defaults", "account"), f"no account named {account!r} ({known})"
+    return None
 
 
 def load_config(path: Path) -> Config:

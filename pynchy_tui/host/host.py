@@ -78,8 +78,11 @@ class Host:
         self._set_state("starting")
         self.paths.ensure()
         self.store = await asyncio.to_thread(Store, self.paths.db_path)
+        self.plugins.collect_all()
         for name, reason in self.plugins.failures:
             self.bus.publish(Notice("warning", f"plugin {name} was skipped: {reason}"))
+        for observer in self.plugins.observers():
+            self.bus.add_observer(observer)
         self.sandboxes = SandboxManager(
             self.config,
             self.store,
@@ -415,6 +418,12 @@ class Host:
                 role="system",
             )
         await self.store.call(turns.finish, turn_id, status, error)
+        for hook in self.plugins.agent_hooks():
+            if hasattr(hook, "turn_end"):
+                try:
+                    hook.turn_end(row.name, status)
+                except Exception:
+                    log.exception("turn_end hook failed")
         t = await self.store.call(turns.get, turn_id)
         self.bus.publish(
             TurnFinished(

@@ -21,7 +21,27 @@ class Plugins:
     pm: pluggy.PluginManager
     failures: list[tuple[str, str]] = field(default_factory=list)
 
+    _cache: dict[str, list[Any]] = field(default_factory=dict)
+
     def _collect(self, hook: str) -> list[Any]:
+        """Each hook is called once per process; failures are recorded once."""
+        if hook not in self._cache:
+            self._cache[hook] = self._call(hook)
+        return self._cache[hook]
+
+    def collect_all(self) -> None:
+        """Call every hook now, so failures can be reported at start-up."""
+        for name in (
+            "pynchy_providers",
+            "pynchy_runtimes",
+            "pynchy_tools",
+            "pynchy_tips",
+            "pynchy_agent_hooks",
+            "pynchy_observers",
+        ):
+            self._collect(name)
+
+    def _call(self, hook: str) -> list[Any]:
         results = []
         caller = getattr(self.pm.hook, hook)
         for impl in caller.get_hookimpls():

@@ -42,6 +42,24 @@ def test_send_streams_the_reply_and_tools(home: Path, scripted) -> None:
     assert server.requests[0]["body"]["messages"][0]["content"][0]["text"] == "please write"
 
 
+def test_send_prints_send_message_texts_and_flags_retries(home: Path, scripted) -> None:
+    server = scripted(
+        [
+            [{"tool": "send_message", "args": {"text": "progress: halfway"}}],
+            [{"text": "partial"}, {"error": 500}],
+            [{"text": "final answer"}],
+        ]
+    )
+    (home / "config.toml").write_text(
+        account_toml("acc", server) + "[workspaces.w]\n" + process_runtime_toml()
+    )
+    r = run(home, "send", "-w", "w", "go")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "progress: halfway"
+    assert r.stdout.strip().endswith("final answer")
+    assert "discarded" in r.stderr and "retry 1" in r.stderr
+
+
 def test_send_to_unknown_workspace_fails_clearly(home: Path) -> None:
     (home / "config.toml").write_text("[workspaces.notes]\n" + process_runtime_toml())
     r = run(home, "send", "-w", "nope", "hi")

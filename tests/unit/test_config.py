@@ -100,6 +100,14 @@ def test_bad_duration(tmp_path: Path) -> None:
     assert err.key == "runtime.idle_timeout" and err.line == 17
 
 
+def test_unknown_account_reference_names_the_key(tmp_path: Path) -> None:
+    err = _error(EXAMPLE.replace('account = "personal"', 'account = "persnal"'), tmp_path)
+    assert (err.line, err.key) == (12, "workspaces.notes.account")
+    assert "'persnal'" in err.message and "personal" in err.message
+    err = _error(EXAMPLE + '\n[defaults]\naccount = "work"\n', tmp_path)
+    assert err.key == "defaults.account" and err.line == 23
+
+
 def test_missing_file_is_an_empty_config(tmp_path: Path) -> None:
     c = load_config(tmp_path / "nope.toml")
     assert c.accounts == {} and c.ui.tips is True
