@@ -298,7 +298,9 @@ async def test_long_history_mounts_one_page_and_loads_more(make_app, scripted) -
         assert MAX_MOUNTED >= 200
 
 
-async def test_palette_creates_renames_and_deletes_workspaces(make_app, scripted, home: Path) -> None:
+async def test_palette_creates_renames_and_deletes_workspaces(
+    make_app, scripted, home: Path
+) -> None:
     from pynchy_tui.screens.prompt import PromptScreen
 
     server = scripted([])

@@ -28,7 +28,9 @@ class Tmux:
         self.session = session
 
     def run(self, *args: str) -> str:
-        return subprocess.run(self.base + list(args), check=True, capture_output=True, text=True).stdout
+        return subprocess.run(
+            self.base + list(args), check=True, capture_output=True, text=True
+        ).stdout
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", self.session)
@@ -49,11 +51,18 @@ class Tmux:
 
 @pytest.mark.xdist_group("tmux")
 def test_pynchy_in_a_real_terminal(home: Path, scripted, tmp_path: Path) -> None:
-    server = scripted([
-        [{"text": "Checking the sandbox", "chunk": 4, "interval_ms": 20}, {"tool": "bash", "args": {"command": "echo tool-ran-ok"}}],
-        [{"text": "All **done** from the scripted model.", "chunk": 3, "interval_ms": 20}],
-    ])
-    (home / "config.toml").write_text(account_toml("local", server) + "[workspaces.notes]\n" + process_runtime_toml())
+    server = scripted(
+        [
+            [
+                {"text": "Checking the sandbox", "chunk": 4, "interval_ms": 20},
+                {"tool": "bash", "args": {"command": "echo tool-ran-ok"}},
+            ],
+            [{"text": "All **done** from the scripted model.", "chunk": 3, "interval_ms": 20}],
+        ]
+    )
+    (home / "config.toml").write_text(
+        account_toml("local", server) + "[workspaces.notes]\n" + process_runtime_toml()
+    )
     tmux = Tmux(tmp_path / "tmux.sock", f"pynchy-test-{os.getpid()}")
     exit_file = tmp_path / "exit-code"
     cmd = f"PYNCHY_HOME={home} {sys.executable} -m pynchy_tui; echo $? > {exit_file}"
