@@ -44,8 +44,10 @@ class RuntimeConfig(_Strict):
     allow_unsandboxed: bool = False
     idle_timeout: Seconds = 600.0
     image: str = "pynchy-agent:latest"
+    # BASE_IMAGE of the agent image build; unset: $PYNCHY_BASE_IMAGE, else debian:bookworm-slim.
+    base_image: str | None = None
     cpus: float = Field(default=2.0, gt=0)
-    memory: str = "2g"
+    memory: str = Field(default="2g", pattern=r"^\s*\d+(\.\d+)?\s*([kKmMgGtT](i?[bB])?|[bB])?\s*$")
     pids: int = Field(default=512, gt=0)
     tool_timeout: Seconds = 120.0
 

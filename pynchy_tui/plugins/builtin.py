@@ -26,6 +26,9 @@ class Builtin:
 
     @hookimpl
     def pynchy_runtimes(self) -> list[Any]:
+        # These modules import nothing heavy: the docker SDK is imported only when used.
+        from pynchy_tui.runtime.bubblewrap import BubblewrapRuntime
+        from pynchy_tui.runtime.docker import DockerRuntime
         from pynchy_tui.runtime.process import ProcessRuntime
 
-        return [ProcessRuntime()]
+        return [DockerRuntime(), BubblewrapRuntime(), ProcessRuntime()]

@@ -18,6 +18,15 @@ class Mount:
     read_only: bool = True
 
 
+def parse_memory(value: str) -> int:
+    """Bytes in a memory size like "2g", "512m", "64MiB" or "1048576"."""
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+    v = value.strip().lower().removesuffix("b").removesuffix("i") or "0"
+    if v[-1] in units:
+        return int(float(v[:-1]) * units[v[-1]])
+    return int(float(v))
+
+
 @dataclass(frozen=True)
 class Limits:
     cpus: float = 2.0

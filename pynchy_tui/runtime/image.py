@@ -114,7 +114,8 @@ def ensure_image(
         for chunk in client.api.build(
             path=str(context),
             tag=tag,
-            buildargs={**args, "PYNCHY_CONTEXT_HASH": digest},
+            buildargs=args,
+            labels={HASH_LABEL: digest},
             rm=True,
             forcerm=True,
             decode=True,

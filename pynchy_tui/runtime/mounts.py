@@ -143,7 +143,7 @@ def mounts_for(workspace: str, config_dir: Path, pynchy_dirs: list[Path]) -> All
     for i, entry in enumerate(entries, 1):
         where = f"{path} [[mount]] #{i}"
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            result.refused.append(f"{where}: needs path = \"...\"")
+            result.refused.append(f'{where}: needs path = "..."')
             continue
         unknown = sorted(set(entry) - {"path", "container_path", "read_only", "workspaces"})
         if unknown:
