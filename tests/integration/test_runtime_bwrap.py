@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import pynchy_tui
 from pynchy_tui.events import ContainerStateChanged, ToolOutput, TurnFinished
 from pynchy_tui.runtime.base import Limits, SandboxDied
 from pynchy_tui.runtime.bubblewrap import BubblewrapRuntime, _marker_of
@@ -201,6 +202,7 @@ async def test_agent_sees_a_clear_tool_error_when_the_sandbox_dies(make_host, sc
     assert "after-the-crash" in results[1]
 
 
+REPO = Path(pynchy_tui.__file__).resolve().parents[1]  # the child imports this tree
 CHILD = textwrap.dedent(
     """
     import asyncio
@@ -230,7 +232,7 @@ async def test_host_crash_takes_its_sandboxes_along_and_restart_cleans_up(
     script.write_text(CHILD)
     child = subprocess.Popen(
         [sys.executable, str(script)],
-        env={**os.environ, "PYNCHY_HOME": str(home)},
+        env={**os.environ, "PYNCHY_HOME": str(home), "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -291,3 +293,31 @@ async def test_auto_picks_bubblewrap_without_an_engine_else_refuses_with_a_way_o
     text = str(err.value)
     assert "Podman" in text and "bubblewrap" in text and "allow_unsandboxed" in text
     assert "none.sock" in text  # and what was tried
+
+
+async def test_a_sandbox_that_dies_while_idle_is_noticed_and_replaced(make_host) -> None:
+    host = await make_host("[workspaces.w]\n" + runtime_toml("bubblewrap", idle_timeout="60s"))
+    box = await host.sandboxes.ensure("w")
+    with host.bus.subscribe(ContainerStateChanged) as sub:
+        os.kill(box.proc.pid, signal.SIGKILL)
+        ev = await wait_for(sub, lambda e: e.workspace == "w", 10)  # the stats loop sees it
+    assert ev.state == "error" and host.sandboxes.sandbox("w") is None
+    r = await host.sandboxes.call("w", "exec", {"command": "echo back"})
+    assert r["stdout"] == "back\n" and host.sandboxes.sandbox("w").id != box.id
+
+
+async def test_stats_are_published_for_running_sandboxes(make_host) -> None:
+    from pynchy_tui.events import ContainerStats
+
+    host = await make_host("[workspaces.w]\n" + runtime_toml("bubblewrap"))
+    await host.sandboxes.call(
+        "w",
+        "exec",
+        {"command": "nice -n 19 timeout 8 sh -c 'while :; do :; done' > /dev/null 2>&1 &"},
+        tool="bash",
+    )
+    with host.bus.subscribe(ContainerStats) as sub:
+        ev = await wait_for(sub, lambda e: e.workspace == "w" and e.cpu_percent > 20, 15)
+    await host.sandboxes.call("w", "exec", {"command": "pkill -f 'while :' || true"})
+    assert ev.runtime == "bubblewrap" and ev.memory_bytes > 1 << 20  # type: ignore[union-attr]
+    assert ev.last_tool == "bash"  # type: ignore[union-attr]

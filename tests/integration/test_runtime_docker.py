@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+import pynchy_tui
 from pynchy_tui.events import (
     ContainerStateChanged,
     ContainerStats,
@@ -249,6 +250,7 @@ async def test_agent_sees_a_clear_tool_error_when_the_sandbox_dies(make_host, sc
     assert "after-the-crash" in results[1]
 
 
+REPO = Path(pynchy_tui.__file__).resolve().parents[1]  # the child imports this tree
 CHILD = textwrap.dedent(
     """
     import asyncio
@@ -278,7 +280,7 @@ async def test_orphans_after_a_host_crash_are_adopted_or_removed(
     script.write_text(CHILD)
     child = subprocess.Popen(
         [sys.executable, str(script)],
-        env={**os.environ, "PYNCHY_HOME": str(home)},
+        env={**os.environ, "PYNCHY_HOME": str(home), "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -335,15 +337,16 @@ async def test_memory_hog_is_killed_at_the_limit_and_reported(make_host) -> None
 
 
 async def test_stats_are_published_for_running_sandboxes(make_host) -> None:
-    host = await make_host("[workspaces.w]\n" + runtime_toml("docker"))
+    host = await make_host("[workspaces.w]\n" + runtime_toml("docker", cpus=0.5))
     await host.sandboxes.call(
         "w",
         "exec",
-        {"command": "timeout 6 sh -c 'while :; do :; done' > /dev/null 2>&1 &"},
+        {"command": "nice -n 19 timeout 8 sh -c 'while :; do :; done' > /dev/null 2>&1 &"},
         tool="bash",
     )
     with host.bus.subscribe(ContainerStats) as sub:
         ev = await wait_for(sub, lambda e: e.workspace == "w" and e.cpu_percent > 20, 15)
+    await host.sandboxes.call("w", "exec", {"command": "pkill -f 'while :' || true"})
     assert ev.runtime == "docker" and ev.memory_bytes > 1 << 20  # type: ignore[union-attr]
     assert ev.uptime_s > 0 and ev.last_tool == "bash"  # type: ignore[union-attr]
 
@@ -397,3 +400,32 @@ async def test_auto_picks_docker_and_doctor_says_why(docker_rt: DockerRuntime, h
     selected = next(x for x in lines if "selected runtime" in x)
     assert "[ ok ]" in selected and "auto: docker" in selected and docker_rt.url in selected
     assert any("runtime docker" in x and "[ ok ]" in x for x in lines)
+
+
+async def test_a_sandbox_that_dies_while_idle_is_noticed_and_replaced(make_host) -> None:
+    host = await make_host("[workspaces.w]\n" + runtime_toml("docker", idle_timeout="60s"))
+    box = await host.sandboxes.ensure("w")
+    with host.bus.subscribe(ContainerStateChanged) as sub:
+        await host.sandboxes.runtimes["docker"].kill(box.id)
+        ev = await wait_for(sub, lambda e: e.workspace == "w", 10)  # the stats loop sees it
+    assert ev.state == "error" and host.sandboxes.sandbox("w") is None
+    r = await host.sandboxes.call("w", "exec", {"command": "echo back"})
+    assert r["stdout"] == "back\n" and host.sandboxes.sandbox("w").id != box.id
+
+
+async def test_adopt_reattaches_to_a_running_sandbox(docker_rt: DockerRuntime, make_spec) -> None:
+    """What a restarted host does with a container Docker Engine kept running."""
+    spec = make_spec(docker_rt)
+    first = await docker_rt.start(spec)
+    try:
+        await first.call("write", {"path": "a.txt", "content": "from before"})
+        found = [m for m in await docker_rt.list_managed() if m.id == first.id]
+        assert len(found) == 1 and found[0].running and found[0].workspace == "w"
+        again = await docker_rt.adopt(found[0], spec)
+        assert again is not None and again.id == first.id
+        assert (await again.call("read", {"path": "a.txt"}))["content"] == "from before"
+        changed = make_spec(docker_rt, limits=Limits(cpus=0.25, memory="128m", pids=10))
+        assert await docker_rt.adopt(found[0], changed) is None  # a spec change: no adoption
+        await again.kill_stream()
+    finally:
+        await first.stop()
