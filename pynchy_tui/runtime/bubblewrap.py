@@ -379,10 +379,13 @@ class BubblewrapRuntime:
             spec = SandboxSpec(workspace="probe", workspace_dir=Path(tmp))
             python = _find_python()
             try:
-                proc = await self._spawn(spec, [python, "-c", "print('ok')"])
+                check = "import sys; print('ok' if sys.version_info >= (3, 9) else 'old')"
+                proc = await self._spawn(spec, [python, "-c", check])
                 out, err = await asyncio.wait_for(proc.communicate(), 10)
             except (OSError, TimeoutError) as exc:
                 return False, f"{bwrap} does not run: {exc}"
+        if out.strip() == b"old":
+            return False, f"{python} is older than 3.9, which the toolbox needs"
         if proc.returncode != 0 or out.strip() != b"ok":
             msg = err.decode("utf-8", "replace").strip()[-300:] or f"exit code {proc.returncode}"
             hint = ""

@@ -295,6 +295,7 @@ class DockerRuntime:
         self.engine = ""
         self.rootless = False
         self.podman = False
+        self.api_version = "1.41"
         self._negative: tuple[float, str] | None = None
         self._image_lock: asyncio.Lock | None = None
         self._images: dict[tuple[str, str | None], tuple[str, str, float]] = {}
@@ -345,6 +346,7 @@ class DockerRuntime:
             self.engine = f"{product} {version.get('Version', '?')}"
             self.rootless = any("rootless" in str(o) for o in info.get("SecurityOptions") or [])
             client.api.timeout = API_TIMEOUT
+            self.api_version = str(client.api._version)
             self._client, self.url, self.source = client, url, source
             self._negative = None
             return True, self.describe()
@@ -436,14 +438,16 @@ class DockerRuntime:
     def _create_kwargs(
         self, spec: SandboxSpec, image_id: str, user: str, userns: str | None, digest: str
     ) -> dict[str, Any]:
+        # On an SELinux host a bind mount must be relabelled for the container to use it.
+        z = ",z" if _selinux_enforcing() else ""
         volumes = {
-            str(spec.workspace_dir.resolve()): {"bind": SANDBOX_WORKSPACE, "mode": "rw"},
-            str(toolbox_script().parent): {"bind": SANDBOX_TOOLBOX_DIR, "mode": "ro"},
+            str(spec.workspace_dir.resolve()): {"bind": SANDBOX_WORKSPACE, "mode": "rw" + z},
+            str(toolbox_script().parent): {"bind": SANDBOX_TOOLBOX_DIR, "mode": "ro" + z},
         }
         for m in spec.mounts:
             volumes[str(m.host_path)] = {
                 "bind": m.container_path,
-                "mode": "ro" if m.read_only else "rw",
+                "mode": ("ro" if m.read_only else "rw") + z,
             }
         mem = parse_memory(spec.limits.memory)
         env = {"HOME": SANDBOX_HOME, "LANG": "C.UTF-8", "PYNCHY_WORKSPACE": spec.workspace}
@@ -482,6 +486,8 @@ class DockerRuntime:
             "memswap_limit": mem,
             "pids_limit": spec.limits.pids,
             "hostname": f"pynchy-{spec.workspace}"[:63],
+            # Replies travel over the attach stream; the engine must not also keep them on disk.
+            "log_config": {"type": "none", "config": {}},
         }
         if spec.network == "none":
             kwargs["network_mode"] = "none"
@@ -577,36 +583,38 @@ class DockerRuntime:
             raise
         log.debug("sandbox %s (%s): %s", container_name(spec), cid[:12], how)
         try:
-            return await self._connect(cid, spec, start=how != "running")
-        except EngineError:
+            return await self._connect(cid, spec, how)
+        except EngineError as exc:
             if how == "new":
                 raise
             # The old container would not wake (e.g. caught mid-exit): start a fresh one.
-            log.info("sandbox %s did not wake (%s); creating a fresh one", cid[:12], how)
+            log.info("sandbox %s did not wake (%s: %s); creating a fresh one", cid[:12], how, exc)
             await asyncio.to_thread(self._remove, cid)
             cid, how = await asyncio.to_thread(self._find_or_create, spec, image_id, user, userns)
-            return await self._connect(cid, spec, start=True)
+            return await self._connect(cid, spec, how)
 
-    async def _connect(self, cid: str, spec: SandboxSpec, start: bool) -> DockerSandbox:
+    async def _connect(self, cid: str, spec: SandboxSpec, how: str) -> DockerSandbox:
+        """Attach to the container and check the toolbox answers. `how`: "new" (created, not
+        started: attach first so nothing is missed), "wake" (stopped: start, then attach;
+        Podman cannot attach to an exited container) or "running" (adopt: attach only)."""
         assert self.url is not None
         name = container_name(spec)
-        reader, writer = await open_attach(self.url, self.client.api._version, cid)
-        box = DockerSandbox(self, cid, name, spec, reader, writer)
+        box: DockerSandbox | None = None
         try:
-            if start:
+            if how == "wake":
+                await asyncio.to_thread(self.client.api.start, cid)
+            reader, writer = await open_attach(self.url, self.api_version, cid)
+            box = DockerSandbox(self, cid, name, spec, reader, writer)
+            if how == "new":
                 await asyncio.to_thread(self.client.api.start, cid)
             await asyncio.wait_for(box.call("hello", {}), HELLO_TIMEOUT)
         except BaseException as exc:
-            logs = ""
-            with contextlib.suppress(Exception):
-                raw = await asyncio.to_thread(self.client.api.logs, cid, tail=10)
-                logs = raw.decode("utf-8", "replace").strip()
-            await box.kill_stream()
+            if box is not None:
+                await box.kill_stream()
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._remove, cid)
             if isinstance(exc, Exception):
-                detail = f"; container log: {logs[-800:]}" if logs else ""
-                raise EngineError(f"sandbox {name} did not come up: {exc}{detail}") from exc
+                raise EngineError(f"sandbox {name} did not come up: {exc}") from exc
             raise
         return box
 
@@ -619,7 +627,7 @@ class DockerRuntime:
         if found.labels.get(LABEL_SPEC) != self.spec_hash(spec, user, userns):
             return None
         try:
-            return await self._connect(found.id, spec, start=False)
+            return await self._connect(found.id, spec, "running")
         except Exception as exc:
             log.info("could not adopt %s: %s", found.id[:12], exc)
             return None
@@ -665,6 +673,13 @@ class DockerRuntime:
         out = api.exec_start(exec_id)
         code = api.exec_inspect(exec_id).get("ExitCode")
         return int(code if code is not None else -1), out
+
+
+def _selinux_enforcing() -> bool:
+    try:
+        return Path("/sys/fs/selinux/enforce").read_text().strip() == "1"
+    except OSError:
+        return False
 
 
 def _chown_tree(root: Path, uid: int) -> None:

@@ -277,8 +277,9 @@ class SandboxManager:
 
     async def _died(self, workspace: str, box: Sandbox, reason: str) -> None:
         """Forget a dead sandbox (the next call starts a fresh one) and say so."""
-        if self._boxes.get(workspace) is box:
-            self._boxes.pop(workspace, None)
+        if self._boxes.get(workspace) is not box:
+            return  # already hibernated, stopped or replaced: not ours to clean up any more
+        self._boxes.pop(workspace, None)
         self._cancel_idle(workspace)
         rt = self._rt_of.pop(workspace, None)
         await self._set_state(workspace, box.runtime, "error", reason)
