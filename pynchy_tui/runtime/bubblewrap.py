@@ -444,8 +444,10 @@ class BubblewrapRuntime:
         pid = int(sandbox_id.removeprefix("bwrap-"))
         if _marker_of(pid) is None:  # not (or no longer) one of ours
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
+        tree = await asyncio.to_thread(_descendants, pid)
+        for p in tree:  # the outer bwrap first; --die-with-parent would get the rest anyway
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(p, signal.SIGKILL)
 
     async def kill(self, sandbox_id: str) -> None:
         await self.remove(sandbox_id)

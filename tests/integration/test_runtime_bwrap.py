@@ -256,7 +256,11 @@ async def test_host_crash_takes_its_sandboxes_along_and_restart_cleans_up(
         host = await make_host(config)
         await wait_until(lambda: _gone(survivor.proc.pid), 10, "the survivor to be removed")
         assert other.alive
-        assert [m for m in await bwrap_rt.list_managed() if m.home == mine] == []
+
+        async def none_left() -> bool:
+            return [m for m in await bwrap_rt.list_managed() if m.home == mine] == []
+
+        await wait_until(none_left, 10, "no sandbox of the crashed host to be left")
         r = await host.sandboxes.call("w", "exec", {"command": "echo works"})
         assert r["stdout"] == "works\n"
     finally:
