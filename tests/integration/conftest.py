@@ -8,6 +8,7 @@ is built (or found up to date) once per session.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import textwrap
 import uuid
@@ -29,13 +30,19 @@ from tests.conftest import engine_required
 _probed: dict[str, tuple[bool, str]] = {}
 
 
+def _run(make_coro: Callable[[], Any]) -> Any:
+    """Run a coroutine to completion on a loop of its own (callers may be inside one)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make_coro())).result()
+
+
 def _probe(name: str) -> tuple[bool, str]:
     if name == "docker":
         from pynchy_tui.runtime.docker import DockerRuntime
         from pynchy_tui.runtime.image import ensure_image
 
         rt = DockerRuntime()
-        ok, why = asyncio.run(rt.available())
+        ok, why = _run(rt.available)
         if not ok:
             return False, why
         try:
@@ -46,7 +53,7 @@ def _probe(name: str) -> tuple[bool, str]:
     if name == "bubblewrap":
         from pynchy_tui.runtime.bubblewrap import BubblewrapRuntime
 
-        return asyncio.run(BubblewrapRuntime().available())
+        return _run(BubblewrapRuntime().available)
     raise ValueError(name)
 
 
