@@ -430,8 +430,10 @@ _NET_CODE = re.compile(
 _EXEC_CODE = re.compile(
     r"\b(subprocess|os\.system|os\.popen|os\.exec\w*|os\.spawn\w*|pty\.spawn|commands\.getoutput|"
     r"child_process|execSync|spawnSync|execFileSync|IO\.popen|Open3|shell_exec|passthru|"
-    r"proc_open|popen|Kernel\.system|io\.popen|os\.execute)\b|\bsystem\s*\(|"
-    r"\bqx\s*[/({]|%x\s*[({]"
+    r"proc_open|popen|Kernel\.system|io\.popen|os\.execute|os\.posix_spawn\w*|os\.fork\w*|fork|"
+    r"process\.binding)\b|\bsystem\s*\(|\b(system|exec)\s+[\"'$@]|`[^`]+`|"
+    r"\bfrom\s+os\s+import\s+[^;\n]*\b(system|popen|exec\w*|spawn\w*|fork|posix_spawn\w*)\b|"
+    r"\bimport\s+(subprocess|pty)\b|\bqx\s*[/({]|%x\s*[({]"
 )
 _EVAL_CODE = re.compile(
     r"\b(exec|eval|compile|execfile)\s*\(|__import__|\bimportlib\b|b64decode|a2b_base64|"
@@ -442,6 +444,11 @@ _DELETE_CODE = re.compile(
     r"\b(shutil\.rmtree|rmtree|os\.remove|os\.unlink|os\.rmdir|os\.removedirs|send2trash|"
     r"fs\.(?:rm|rmdir|unlink)(?:Sync)?|rmSync|unlinkSync|rimraf|FileUtils\.rm\w*|File\.delete|"
     r"unlink)\s*\(|\.unlink\s*\(|\.rmdir\s*\(|\bunlink\s+['\"$]"
+)
+_WRITE_API = re.compile(
+    r"shutil\.(copy\w*|move|copytree)|os\.(rename|replace|symlink|link|chmod|chown|truncate)|"
+    r"\.write_(text|bytes)|\b(write|append)File(Sync)?\b|File\.write|\bcopyFile(Sync)?\b|"
+    r"\brename(Sync)?\s*\(|\bsymlink(Sync)?\s*\("
 )
 _ENV_CODE = re.compile(r"\bos\.environ\b|\bgetenv\b|\bprocess\.env\b|\bENV\s*\[|%ENV|\$ENV\{")
 _PY_OPEN_WRITE = re.compile(
@@ -479,7 +486,7 @@ _SECRET = re.compile(
     | \.(pem|key|p12|pfx|jks|keystore|kdbx|ppk|der|ovpn)$
     | (^|/)id_(rsa|dsa|ecdsa|ed25519)[^/]*$
     | (^|/)\.ssh(/|$)
-    | (^|/)\.aws/(credentials|config)$
+    | (^|/)\.aws(/(credentials|config))?/?$
     | (^|/)\.(netrc|git-credentials|npmrc|pypirc|pgpass|vault-token|boto)$
     | (^|/)\.docker/config\.json$ | (^|/)\.kube/config$ | (^|/)\.gnupg(/|$)
     | (^|/)\.password-store(/|$) | (^|/)\.config/(gh/hosts\.yml|gcloud/)
@@ -492,7 +499,8 @@ _SECRET = re.compile(
 _CREDENTIAL_STORE = re.compile(
     r"""(?x)
     ^(~|/root|/home/[^/]+)/(
-        \.ssh/(id_[^/]*|[^/]*_key)$ | \.aws/credentials$ | \.netrc$ | \.git-credentials$
+        \.ssh/?$ | \.ssh/(id_[^/]*|[^/]*_key)$ | \.aws/?$ | \.aws/credentials$ | \.gnupg/?$
+      | \.netrc$ | \.git-credentials$
       | \.docker/config\.json$ | \.kube/config$ | \.gnupg/.+ | \.config/gh/hosts\.yml$
       | \.pypirc$ | \.npmrc$ | \.pgpass$ | \.password-store/.+ | \.vault-token$
       | \.config/gcloud/.+ )
@@ -2148,8 +2156,24 @@ class _Analysis:
             self.read_only()
             return
         target, kind = c.argv[1], c.kinds[1]
-        if target in ("/dev/stdin", "-", "/proc/self/fd/0") and c.piped_from:
-            self.f.stdin_code = True
+        if target in ("/dev/stdin", "-", "/proc/self/fd/0"):
+            feeds = [r for r in c.redirects if r.stdin_text is not None]
+            if feeds and feeds[0].kind == "cmdsub":
+                self.ask(
+                    "obfuscation",
+                    "shell.obfuscation.generated_code",
+                    f"{self.q} runs shell code produced when it runs, which can't be checked.",
+                )
+            elif feeds:
+                self.allow(
+                    "read_only",
+                    "shell.shell_string",
+                    f"{self.q} runs the shell code fed on its input (each command is checked).",
+                )
+            elif c.piped_from:
+                self.f.stdin_code = True
+            else:
+                self.read_only()
             return
         if kind == "cmdsub":
             self.ask(
@@ -2374,6 +2398,17 @@ class _Analysis:
             if path:
                 found = True
                 self.write_target(path.strip(), "static", f"writes (from {lang} code)")
+        if _WRITE_API.search(code):
+            for lit in _STRING_LITERAL.finditer(code):
+                path = lit.group(2)
+                if path.startswith(("/", "~", "../")) and self.zone(self.resolve(path)) in (
+                    "outside",
+                    "home",
+                    "device",
+                    "disk",
+                ):
+                    found = True
+                    self.write_target(path, "static", f"writes or moves (from {lang} code)")
         if _ENV_CODE.search(code):
             self.f.env_dump = True
         for m in _STRING_LITERAL.finditer(code):

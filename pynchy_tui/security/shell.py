@@ -29,10 +29,13 @@ whatever runs other commands:
   flattened as well, tagged with ``via``; ``find -exec`` commands are emitted on their own.
 
 This is static analysis, nothing is executed: variables assigned earlier in the same line are
-substituted (``$HOME`` reads as ``~``), ``cd`` is followed (``SimpleCommand.cwd``, relative to
-where the line starts), and whatever can only be known at run time is marked per word in
-``SimpleCommand.kinds`` (``"param"`` or ``"cmdsub"``). Malformed input raises
-:class:`ParseError`; nested code that doesn't parse is reported in :attr:`Flat.errors`.
+substituted -- and word-split when unquoted, as the shell would (``x='rm -rf /'; $x``) --
+``$HOME`` reads as ``~``, ``$TMPDIR`` as ``/tmp``, the arguments after ``sh -c 'code'`` bind
+``$0``, ``$1`` …, a ``for`` over a few literal words is flattened once per word, ``cd`` is
+followed (``SimpleCommand.cwd``, relative to where the line starts), and whatever can only be
+known at run time is marked per word in ``SimpleCommand.kinds`` (``"param"`` or ``"cmdsub"``).
+Malformed input raises :class:`ParseError`; nested code that doesn't parse is reported in
+:attr:`Flat.errors`.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class Part:
     body: ListNode | None = None
     proc: str = ""
     nested: list[Part] = field(default_factory=list)
+    quoted: bool = False  # a parameter inside double quotes (not word-split)
 
 
 @dataclass
@@ -492,11 +496,13 @@ class _Parser:
             self.pos = end + 1
             return [Part("arith", src[start : self.pos])]
         if nxt == "{":
-            return [self._braced_param()]
+            part = self._braced_param()
+            part.quoted = in_dq
+            return [part]
         m = _PARAM.match(src, self.pos + 1)
         if m:
             self.pos = m.end()
-            return [Part("param", src[start : self.pos], name=m.group())]
+            return [Part("param", src[start : self.pos], name=m.group(), quoted=in_dq)]
         self.pos += 1
         return [Part("quoted" if in_dq else "lit", "$")]
 
@@ -1393,7 +1399,7 @@ class _Flattener:
             for body in node.bodies:
                 self.list(body, ctx)
         elif kind in ("for", "select"):
-            values = [self.resolve(w) for w in node.words]
+            values = [r for w in node.words for r in self.resolve_words(w)]
             literal = all(k == "static" for _, k in values)
             if node.name and values and literal and len(values) <= MAX_LOOP_UNROLL:
                 for v, _ in values:
@@ -1420,7 +1426,7 @@ class _Flattener:
         for r in node.redirs:
             self.redir_subs(r, ctx)
         assigns = [self.assignment(w) for w in node.assigns]
-        resolved = [self.resolve(w) for w in node.words]
+        resolved = [r for w in node.words for r in self.resolve_words(w)]
         redirects = tuple(self.redirect(r) for r in node.redirs)
         if not resolved:
             for name, value, kind in assigns:
@@ -1521,6 +1527,10 @@ class _Flattener:
             return self.vars[name]
         if name == "HOME":
             return "~"
+        if name == "TMPDIR":
+            return "/tmp"
+        if name == "PWD":
+            return self.cwd
         return None
 
     def resolve(self, word: Word) -> tuple[str, str]:
@@ -1546,6 +1556,39 @@ class _Flattener:
                 elif kind == "static":
                     kind = "param"
         return "".join(out), kind
+
+    def resolve_words(self, word: Word) -> list[tuple[str, str]]:
+        """Like :meth:`resolve`, with the word splitting the shell does on an unquoted
+        parameter whose value is known: ``x='rm -rf /'; $x`` runs ``rm`` with two arguments."""
+        splits = [
+            p
+            for p in word.parts
+            if p.kind == "param" and not p.quoted and re.search(r"\s", self.lookup(p.name) or "")
+        ]
+        if not splits:
+            return [self.resolve(word)]
+        words: list[tuple[str, str]] = []
+        current: list[Part] = []
+        for p in word.parts:
+            if p not in splits:
+                current.append(p)
+                continue
+            value = self.lookup(p.name) or ""
+            pieces = value.split()
+            if value[:1].isspace() and current:
+                words.append(self.resolve(Word(current, word.raw)))
+                current = []
+            for k, piece in enumerate(pieces):
+                if k:
+                    words.append(self.resolve(Word(current, word.raw)))
+                    current = []
+                current.append(Part("quoted", piece))
+            if value[-1:].isspace() and current:
+                words.append(self.resolve(Word(current, word.raw)))
+                current = []
+        if current:
+            words.append(self.resolve(Word(current, word.raw)))
+        return words
 
     def assignment(self, word: Word) -> tuple[str, str, str]:
         first = word.parts[0]
@@ -1610,15 +1653,26 @@ class _Flattener:
             return
         name = cmd.name
         code: list[tuple[str, str, bool]] = []  # (source, label, own scope)
+        bind: dict[str, str] = {}
         if name in SHELLS:
             how, idx = shell_invocation(argv)
             if how == "code" and idx is not None and cmd.kinds[idx] != "cmdsub":
                 code.append((argv[idx], f"{name} -c", True))
+                for n, (a, k) in enumerate(zip(argv[idx + 1 :], cmd.kinds[idx + 1 :], strict=True)):
+                    if k == "static":
+                        bind[str(n)] = a
             elif how == "stdin":
                 for r in cmd.redirects:
                     text = r.stdin_text
                     if text is not None and r.kind != "cmdsub":
                         code.append((text, f"{name} {r.op}", True))
+        elif name in ("source", ".", "at", "batch") and (
+            name in ("at", "batch") or (len(argv) > 1 and argv[1] in ("/dev/stdin", "-"))
+        ):
+            for r in cmd.redirects:
+                text = r.stdin_text
+                if text is not None and r.kind != "cmdsub":
+                    code.append((text, f"{name} {r.op}", name in ("at", "batch")))
         elif name == "eval" and len(argv) > 1 and "cmdsub" not in cmd.kinds[1:]:
             code.append((" ".join(argv[1:]), "eval", False))
         elif name in ("su", "runuser"):
@@ -1659,9 +1713,17 @@ class _Flattener:
         elif name == "find":
             self.find_exec(cmd, ctx)
         for src, label, own_scope in code:
-            self.code(src, label, cmd, ctx, own_scope)
+            self.code(src, label, cmd, ctx, own_scope, bind)
 
-    def code(self, src: str, label: str, cmd: SimpleCommand, ctx: _Ctx, own_scope: bool) -> None:
+    def code(
+        self,
+        src: str,
+        label: str,
+        cmd: SimpleCommand,
+        ctx: _Ctx,
+        own_scope: bool,
+        bind: dict[str, str] | None = None,
+    ) -> None:
         if ctx.depth >= MAX_CODE_DEPTH:
             self.errors.append(f"{label}: shell code nested more than {MAX_CODE_DEPTH} deep")
             return
@@ -1673,6 +1735,7 @@ class _Flattener:
         inner = replace(ctx, wrappers=cmd.wrappers, via=(*ctx.via, label), depth=ctx.depth + 1)
         if own_scope:
             with self.scope():
+                self.vars.update(bind or {})
                 self.list(tree, inner)
         else:
             self.list(tree, inner)

@@ -115,6 +115,9 @@ TABLE = [
     row("python-script", "python tools/gen.py", "allow", "shell.workspace_executable"),
     row("bash-script", "bash scripts/setup.sh", "allow", "shell.workspace_executable"),
     row("source-venv", "source .venv/bin/activate && pytest", "allow", "write"),
+    row("tmpdir-var", 'mkdir -p "$TMPDIR/x"', "allow", "write"),
+    row("pwd-var", 'echo x > "$PWD/out.txt"', "allow", "write"),
+    row("python-copy-in-workspace", "python -c \"import shutil; shutil.copy('a', 'b')\"", "allow"),
     row("for-loop-writes", "for f in a b; do echo $f > $f.txt; done", "allow", "write"),
     row("patch", "patch -p1 < fix.diff", "allow", "write"),
     # ---- destructive (ask)
@@ -269,6 +272,8 @@ TABLE = [
         "exfiltration",
     ),
     row("credential-read-alone", "cat ~/.ssh/id_rsa", "ask", "shell.exfiltration.credential_read"),
+    row("archive-ssh-dir", "tar czf k.tgz ~/.ssh", "ask", "shell.exfiltration.credential_read"),
+    row("copy-aws-dir", "cp -r ~/.aws .", "ask", "shell.exfiltration.credential_read"),
     row("aws-credentials-alone", "head ~/.aws/credentials", "ask", "exfiltration"),
     row("public-key-is-fine", "cat ~/.ssh/id_rsa.pub", "allow", "read_only"),
     row("workspace-env-alone", "cat .env", "allow", "read_only"),
@@ -362,6 +367,25 @@ TABLE = [
         "ask",
         "shell.obfuscation.git_config_command",
     ),
+    row(
+        "python-from-os-import",
+        "python -c \"from os import system as s; s('id')\"",
+        "ask",
+        "shell.obfuscation.interpreter_exec",
+    ),
+    row(
+        "perl-system-no-parens",
+        "perl -e 'system \"id\"'",
+        "ask",
+        "shell.obfuscation.interpreter_exec",
+    ),
+    row("perl-backticks", "perl -e 'print `id`'", "ask", "shell.obfuscation.interpreter_exec"),
+    row(
+        "python-copy-to-cron",
+        "python -c \"import shutil; shutil.copy('x', '/etc/cron.d/x')\"",
+        "ask",
+        "destructive",
+    ),
     row("sed-e-flag", "sed 's/.*/id/e' file", "ask", "shell.obfuscation.sed_exec"),
     row("awk-system", "awk 'BEGIN { system(\"id\") }'", "ask", "shell.obfuscation.awk_exec"),
     row(
@@ -419,6 +443,11 @@ TABLE = [
     row("chmod-777-root-flag-last", "chmod 777 -R /", "deny", "shell.forbidden.chmod_root"),
     row("redirect-sda", "> /dev/sda", "deny", "shell.forbidden.disk_overwrite"),
     row("cat-to-sdb", "cat image.iso > /dev/sdb", "deny", "shell.forbidden.disk_overwrite"),
+    row("word-split-command", "x='rm -rf /'; $x", "deny", "shell.forbidden.rm_root"),
+    row("word-split-args", "x='-rf /'; rm $x", "deny", "shell.forbidden.rm_root"),
+    row("sh-c-positional", "bash -c 'rm -rf \"$0\"' /", "deny", "shell.forbidden.rm_root"),
+    row("source-stdin-herestring", ". /dev/stdin <<< 'rm -rf /'", "deny", "forbidden"),
+    row("at-herestring", "at now + 1 minute <<< 'rm -rf ~'", "deny", "forbidden"),
     # ---- unknown / unparseable
     row("unbalanced-dq", 'echo "unterminated', "ask", "shell.unparseable"),
     row("unbalanced-sq", "echo 'oops", "ask", "shell.unparseable"),
@@ -690,6 +719,14 @@ def test_quoting_and_escapes() -> None:
     c = only(r"""printf 'a b' "c $X d" $'t\x41\n' e\ f "" g"h"'i'""")
     assert c.argv == ("printf", "a b", "c $X d", "tA\n", "e f", "", "ghi")
     assert c.kinds == ("static", "static", "param", "static", "static", "static", "static")
+
+
+def test_known_unquoted_variables_are_word_split() -> None:
+    assert argvs("x='a  b'; cmd $x \"$x\" pre$x") == [(), ("cmd", "a", "b", "a  b", "prea", "b")]
+
+
+def test_shell_string_positional_parameters() -> None:
+    assert argvs("sh -c 'rm \"$1\" $0' zero one")[1] == ("rm", "one", "zero")
 
 
 def test_home_reads_as_tilde() -> None:
