@@ -58,10 +58,12 @@ What each category means and decides:
     input turned into code (``xargs sh -c '{}'``), ``LD_PRELOAD``-style injection, git hooks and
     command-running git config.
 ``forbidden`` (deny) -- deliberately short
-    ``rm -r`` of ``/``, ``/*``, ``~`` or ``~/*`` (any flags, ``--no-preserve-root``, ``$HOME``,
-    or a path that resolves there such as ``../../..``), fork bombs, ``mkfs`` or ``dd of=`` or
-    a redirection onto a disk device (``/dev/sd*``, ``/dev/nvme*`` …), ``chmod -R``/``chown -R``
-    of ``/``.
+    ``rm -r`` of ``/``, ``/*``, ``~``, ``~/*`` or ``/home/<user>`` (any flags and spelling:
+    ``--no-preserve-root``, ``$HOME``, ``r\\m``, ``$'\\x72m'``, a variable, ``cd / && rm -rf *``),
+    fork bombs, ``mkfs`` or ``dd of=`` or a redirection onto a disk device (``/dev/sd*``,
+    ``/dev/nvme*`` …), ``chmod -R``/``chown -R`` of ``/``. A deny needs certainty: a relative
+    path only reaches ``/`` given an assumption about where the line starts (``cd .. && rm -rf
+    *``, ``rm -rf ../../..``), so those ask as destructive instead.
 ``unknown``
     A line that doesn't parse asks (``shell.unparseable``): bash would refuse it, and a
     misparse must never turn into an allow.
