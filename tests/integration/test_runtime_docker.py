@@ -276,6 +276,18 @@ async def test_orphans_after_a_host_crash_are_adopted_or_removed(
 ) -> None:
     config = "[workspaces.w]\n" + runtime_toml("docker")
     (home / "config.toml").write_text(config)
+    mine = home_id(home / "data")
+    try:
+        left = await _crash_a_host(home, tmp_path)
+        await _restart_reconciles(mine, config, make_host, make_spec, docker_rt, left)
+    finally:  # whatever happened, leave nothing of this home behind
+        for m in await docker_rt.list_managed():
+            if m.home == mine:
+                await docker_rt.remove(m.id)
+
+
+async def _crash_a_host(home: Path, tmp_path: Path) -> str:
+    """A host in a child process starts the sandbox of w, then is killed with SIGKILL."""
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     child = subprocess.Popen(
@@ -290,9 +302,13 @@ async def test_orphans_after_a_host_crash_are_adopted_or_removed(
         child.send_signal(signal.SIGKILL)
         child.wait(10)
     assert line.startswith("ready "), line
-    left = line.split()[1]
+    return line.split()[1]
+
+
+async def _restart_reconciles(
+    mine: str, config: str, make_host: Any, make_spec: Any, docker_rt: DockerRuntime, left: str
+) -> None:
     # A sandbox for a workspace that no longer exists, and one of another pynchy home.
-    mine = home_id(home / "data")
     ghost_spec = make_spec(docker_rt, workspace="ghost")
     ghost_spec.labels["pynchy.home"] = mine
     ghost = await docker_rt.start(ghost_spec)
