@@ -17,7 +17,7 @@ from pynchy_tui.config.models import AccountConfig, WorkspaceConfig
 from pynchy_tui.host.host import Host
 from pynchy_tui.messages import HostFailed
 from pynchy_tui.screens.main import MainScreen
-from pynchy_tui.themes import BUILTIN_THEMES, DEFAULT_THEME, theme_variable_defaults
+from pynchy_tui.themes import BUILTIN_THEMES, DEFAULT_THEME
 
 _HERE = Path(__file__).resolve().parent
 
@@ -30,6 +30,8 @@ class PynchyApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f1", "help", "Help"),
         Binding("f2", "settings", "Settings"),
+        Binding("f3", "approvals", "Approvals"),
+        Binding("f4", "audit", "Audit", show=False),
         Binding("ctrl+p", "command_palette", "Palette", show=True),
     ]
 
@@ -64,9 +66,6 @@ class PynchyApp(App[int]):
 
     def get_default_screen(self) -> MainScreen:
         return self.main_screen
-
-    def get_theme_variable_defaults(self) -> dict[str, str]:
-        return theme_variable_defaults()
 
     def on_mount(self) -> None:
         if self._bad_theme:
@@ -109,6 +108,15 @@ class PynchyApp(App[int]):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_approvals(self) -> None:
+        self.main_screen.open_inbox()
+
+    def action_audit(self) -> None:
+        from pynchy_tui.screens.audit import AuditScreen
+
+        if not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen())
 
     def action_settings(self) -> None:
         from pynchy_tui.screens.settings import SettingsScreen

@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="check config, accounts and runtimes")
     sub.add_parser("status", help="show the running host's state")
     sub.add_parser("demo", help="open the TUI with the offline demo (a scripted model)")
+    appr = sub.add_parser("approvals", help="list pending approvals, or decide one")
+    appr.add_argument("decision", nargs="?", choices=["allow", "deny"])
+    appr.add_argument("id", nargs="?")
+    appr.add_argument("--reason", help="with deny: why (the model receives it)")
     return p
 
 
@@ -49,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_send(config, paths, args.workspace, " ".join(args.text), args.create))
     if args.command == "status":
         return asyncio.run(_status(paths))
+    if args.command == "approvals":
+        from pynchy_tui.approvals_cli import run_approvals
+
+        return asyncio.run(run_approvals(paths, args.decision, args.id, args.reason))
     return _tui(config, paths, demo=args.command == "demo")
 
 

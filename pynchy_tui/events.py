@@ -160,6 +160,8 @@ class ApprovalRequested(Event):
     tool: str
     args: dict[str, Any]
     reason: str
+    rule_id: str = ""
+    details: dict[str, Any] = field(default_factory=dict)  # taint sources, diff preview
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ class ApprovalDecided(Event):
     approval_id: str
     approved: bool
     decided_by: str
+    status: str = "approved"  # approved | denied | expired
 
 
 @dataclass(frozen=True)

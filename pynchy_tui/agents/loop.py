@@ -38,8 +38,10 @@ from pynchy_tui.providers.base import (
 from pynchy_tui.providers.pricing import price_for
 from pynchy_tui.runtime.base import SandboxDied, ToolboxError
 from pynchy_tui.runtime.manager import RuntimeRefused, SandboxManager
-from pynchy_tui.security.policy import ToolCallInfo, check
-from pynchy_tui.state import audit, messages, transcript, turns
+from pynchy_tui.security.approvals import ApprovalBroker, Decided
+from pynchy_tui.security.policy import PolicyContext, Rule, Taint, ToolCallInfo, check, rule_subject
+from pynchy_tui.security.profiles import BUILTIN_TRUST, PUBLIC_SOURCE, is_secret_path
+from pynchy_tui.state import audit, messages, rules, transcript, turns
 from pynchy_tui.state.db import Store, transaction
 from pynchy_tui.state.workspaces import WorkspaceRow
 
@@ -74,6 +76,12 @@ class _Ctx:
     async def send_message(self, text: str) -> None:
         await self._loop.post_message(self._ws, text, self._turn_id)
 
+    async def host_action(self, name: str, *args: Any) -> Any:
+        action = self._loop.actions.get(name)
+        if action is None:
+            raise ValueError(f"the host offers no action {name!r}")
+        return await action(*args)
+
     def on_output(self, stream: str, data: str) -> None:
         self._loop.bus.publish(ToolOutput(self.workspace, self._call_id, stream, data))
 
@@ -91,6 +99,8 @@ class AgentLoop:
         post_message: Callable[[WorkspaceRow, str, int | None], Awaitable[None]],
         workspace_dir: Callable[[str], Any],
         hooks: list[Any] | None = None,
+        broker: ApprovalBroker | None = None,
+        actions: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -101,6 +111,9 @@ class AgentLoop:
         self.post_message = post_message
         self.workspace_dir = workspace_dir
         self.hooks = hooks or []
+        self.broker = broker
+        self.actions = actions or {}  # host actions for admin tools (create_workspace, ...)
+        self.taints: dict[str, Taint] = {}
 
     def workspace_root(self, workspace: str) -> str:
         """The workspace's path as its tools see it: /workspace in an isolating sandbox, the
@@ -121,8 +134,15 @@ class AgentLoop:
     # -- the turn -----------------------------------------------------------------------
 
     async def run_turn(
-        self, ws: WorkspaceRow, turn_id: int, account_name: str, account: AccountConfig
+        self,
+        ws: WorkspaceRow,
+        turn_id: int,
+        account_name: str,
+        account: AccountConfig,
+        resume: tuple[ToolCall, Decided] | None = None,
     ) -> TurnOutcome:
+        """One turn. `resume` continues a turn that died waiting for an approval: the decided
+        call runs (or is refused) first, then the model goes on."""
         provider = self.provider_for(account_name)
         limits = self.config.limits
         tools = self.visible_tools(ws.name)
@@ -141,6 +161,8 @@ class AgentLoop:
         if await self._over_budget(ws):
             await self._take_pending(ws, turn_id)
             return TurnOutcome("limit", "", self._budget_message(ws))
+        if resume is not None:
+            await self._run_tool(ws, turn_id, resume[0], resume[1])
         for _step in range(limits.max_steps_per_turn):
             await self._take_pending(ws, turn_id)
             history = await self.store.call(transcript.active, ws.id)
@@ -194,8 +216,15 @@ class AgentLoop:
         )
 
     async def _take_pending(self, ws: WorkspaceRow, turn_id: int) -> int:
-        """Move this workspace's committed inbound messages into the transcript (the 'btw' join)."""
-        return await self.store.call(_consume_pending, ws.id, turn_id)
+        """Move this workspace's committed inbound messages into the transcript (the 'btw' join).
+        A message from an untrusted sender taints the session."""
+        rows = await self.store.call(_consume_pending, ws.id, turn_id)
+        for row in rows:
+            if not row.trusted:
+                self.taint(ws.name).add_untrusted(
+                    f"message from {row.sender or 'someone'} via {row.source}"
+                )
+        return len(rows)
 
     async def _stream(
         self, ws: WorkspaceRow, turn_id: int, provider: Provider, request: ProviderRequest
@@ -233,10 +262,15 @@ class AgentLoop:
                 log.info("workspace %s: retry %d in %.2fs: %s", ws.name, attempt, delay, exc)
                 await asyncio.sleep(delay)
 
-    async def _run_tool(self, ws: WorkspaceRow, turn_id: int, call: ToolCall) -> None:
+    async def _run_tool(
+        self, ws: WorkspaceRow, turn_id: int, call: ToolCall, decided: Decided | None = None
+    ) -> None:
         started = time.monotonic()
         self.bus.publish(ToolStarted(ws.name, turn_id, call.id, call.name, call.args))
-        result = await self._dispatch(ws, turn_id, call)
+        if decided is None:
+            result = await self._dispatch(ws, turn_id, call)
+        else:
+            result = await self.after_decision(ws, turn_id, call, decided)
         for hook in self.hooks:
             if hasattr(hook, "post_tool_use"):
                 try:
@@ -257,38 +291,106 @@ class AgentLoop:
             ToolFinished(ws.name, turn_id, call.id, call.name, not result.is_error, summary, ms)
         )
 
-    async def _dispatch(self, ws: WorkspaceRow, turn_id: int, call: ToolCall) -> ToolResult:
-        tool = self.tools.get(call.name)
-        visible = {t.name for t in self.visible_tools(ws.name)}
-        if tool is None or call.name not in visible:
-            await self.store.call(
-                audit.record,
-                ws.id,
-                call.name,
-                call.args,
-                "deny",
-                actor="policy",
-                turn_id=turn_id,
-                rule_id="tool.unknown",
-                reason="no such tool in this workspace",
-            )
-            return ToolResult(f"error: there is no tool named {call.name!r}", is_error=True)
-        decision = check(ToolCallInfo(call.name, call.args), self.workspace_root(ws.name))
+    async def _audit(
+        self,
+        ws: WorkspaceRow,
+        turn_id: int,
+        call: ToolCall,
+        verdict: str,
+        actor: str,
+        rule_id: str | None,
+        reason: str | None,
+    ) -> None:
         await self.store.call(
             audit.record,
             ws.id,
             call.name,
             call.args,
-            decision.verdict,
-            actor="policy",
+            verdict,
+            actor=actor,
             turn_id=turn_id,
-            rule_id=decision.rule_id,
-            reason=decision.reason,
+            rule_id=rule_id,
+            reason=reason,
         )
-        if decision.verdict != "allow":
+
+    async def policy_context(self, ws: WorkspaceRow) -> PolicyContext:
+        conf = self.config.workspaces.get(ws.name)
+        trust = dict(BUILTIN_TRUST)
+        trust.update({t.name: t.trust for t in self.tools.values() if t.trust})
+        rows = await self.store.call(rules.for_workspace, ws.name)
+        return PolicyContext(
+            workspace=ws.name,
+            root=self.workspace_root(ws.name),
+            admin=bool(conf and conf.admin),
+            admin_only=frozenset(t.name for t in self.tools.values() if t.admin_only),
+            trust=trust,
+            taint=self.taint(ws.name),
+            rules=[Rule(r.id, r.tool, r.pattern) for r in rows],
+        )
+
+    def taint(self, workspace: str) -> Taint:
+        return self.taints.setdefault(workspace, Taint())
+
+    async def _dispatch(self, ws: WorkspaceRow, turn_id: int, call: ToolCall) -> ToolResult:
+        tool = self.tools.get(call.name)
+        visible = {t.name for t in self.visible_tools(ws.name)}
+        if tool is None or call.name not in visible:
+            reason = "no such tool in this workspace"
+            if tool is not None and tool.admin_only:
+                reason = f"{call.name} is an admin tool and {ws.name} is not an admin workspace"
+            await self._audit(ws, turn_id, call, "deny", "policy", "tool.not_visible", reason)
+            return ToolResult(f"error: there is no tool named {call.name!r}", is_error=True)
+        ctx = await self.policy_context(ws)
+        decision = check(ToolCallInfo(call.name, call.args), ctx)
+        await self._audit(
+            ws, turn_id, call, decision.verdict, "policy", decision.rule_id, decision.reason
+        )
+        if decision.verdict == "deny":
             return ToolResult(
                 f"denied by policy: {decision.reason}", is_error=True, summary="denied"
             )
+        if decision.verdict == "ask":
+            if self.broker is None:
+                return ToolResult(
+                    f"denied: {decision.reason} (no one can approve here)",
+                    is_error=True,
+                    summary="denied",
+                )
+            decided = await self.broker.request(
+                ws.name,
+                ws.id,
+                turn_id,
+                call.id,
+                call.name,
+                call.args,
+                decision.reason,
+                decision.rule_id,
+                decision.details,
+            )
+            return await self.after_decision(ws, turn_id, call, decided)
+        return await self.execute(ws, turn_id, call)
+
+    async def after_decision(
+        self, ws: WorkspaceRow, turn_id: int, call: ToolCall, decided: Decided
+    ) -> ToolResult:
+        """Run the call a person approved, or tell the model why it may not."""
+        await self._audit(
+            ws,
+            turn_id,
+            call,
+            decided.status,
+            f"{decided.by} ({decided.via})",
+            "human",
+            decided.reason,
+        )
+        if not decided.approved:
+            why = f": {decided.reason}" if decided.reason else " (no reason given)"
+            verb = "expired" if decided.status == "expired" else f"denied by {decided.by}"
+            return ToolResult(f"the person {verb}{why}", is_error=True, summary="denied")
+        return await self.execute(ws, turn_id, call)
+
+    async def execute(self, ws: WorkspaceRow, turn_id: int, call: ToolCall) -> ToolResult:
+        tool = self.tools[call.name]
         missing = missing_required(tool, call.args)
         if missing:
             return ToolResult(
@@ -306,7 +408,7 @@ class AgentLoop:
                         f"blocked by a plugin: {verdict}", is_error=True, summary="blocked"
                     )
         try:
-            return await tool.run(_Ctx(self, ws, turn_id, call.id), call.args)
+            result = await tool.run(_Ctx(self, ws, turn_id, call.id), call.args)
         except ToolboxError as exc:
             return ToolResult(
                 f"error ({exc.code}): {exc}", is_error=True, summary=exc.code or "error"
@@ -322,6 +424,22 @@ class AgentLoop:
             raise TurnFailed(f"cannot run tools: {exc}") from exc
         except (KeyError, TypeError, ValueError) as exc:
             return ToolResult(f"error: bad arguments for {call.name}: {exc!r}", is_error=True)
+        self._note_taint(ws.name, tool, call, result)
+        return result
+
+    def _note_taint(self, workspace: str, tool: Tool, call: ToolCall, result: ToolResult) -> None:
+        taint = self.taint(workspace)
+        subject = rule_subject(ToolCallInfo(call.name, call.args))
+        if (tool.trust or BUILTIN_TRUST.get(tool.name)) == PUBLIC_SOURCE and not result.is_error:
+            taint.add_untrusted(f"{tool.name} {subject}".strip())
+        if result.is_error:
+            return
+        if tool.name == "read_file" and is_secret_path(subject):
+            taint.add_secret(f"read_file {subject}")
+        elif tool.name == "bash":
+            for word in subject.replace("'", " ").replace('"', " ").split():
+                if ("/" in word or "." in word) and is_secret_path(word):
+                    taint.add_secret(f"bash {word}")
 
     def _budget_message(self, ws: WorkspaceRow) -> str:
         budget = self.config.limits.daily_budget_usd or 0.0
@@ -419,7 +537,7 @@ def format_inbound(row: messages.MessageRow) -> str:
     return f"[via {row.source}{who}{trust}]\n{row.text}"
 
 
-def _consume_pending(conn: Any, ws_id: int, turn_id: int) -> int:
+def _consume_pending(conn: Any, ws_id: int, turn_id: int) -> list[messages.MessageRow]:
     with transaction(conn):
         rows = messages.pending(conn, ws_id)
         for row in rows:
@@ -431,7 +549,7 @@ def _consume_pending(conn: Any, ws_id: int, turn_id: int) -> int:
                 {"role": "user", "text": format_inbound(row), "message_id": row.id},
             )
         messages.mark_consumed(conn, [r.id for r in rows], turn_id)
-    return len(rows)
+    return rows
 
 
 def _record_step(

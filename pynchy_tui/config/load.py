@@ -46,6 +46,11 @@ def cross_check(config: Config) -> tuple[tuple[str, ...], str] | None:
     for name, ws in config.workspaces.items():
         if ws.account is not None and ws.account not in config.accounts:
             return ("workspaces", name, "account"), f"no account named {ws.account!r} ({known})"
+        if ws.review_account is not None and ws.review_account not in config.accounts:
+            return (
+                ("workspaces", name, "review_account"),
+                f"no account named {ws.review_account!r} ({known})",
+            )
     account = config.defaults.account
     if account is not None and account not in config.accounts:
         return ("defaults", "account"), f"no account named {account!r} ({known})"

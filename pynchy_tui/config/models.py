@@ -33,7 +33,15 @@ class AccountConfig(_Strict):
 class WorkspaceConfig(_Strict):
     account: str | None = None
     directives: list[str] = Field(default_factory=list)
+    # Git (docs/git.md): the workspace works on its own clone of this repository, on branch
+    # pynchy/NAME; `sync` says how its commits enter the main branch.
     repo: str | None = None
+    main_branch: str | None = None  # unset: main, else master, else the repo's current branch
+    sync: Literal["rebase", "merge"] = "rebase"
+    deputy_review: bool = False
+    review_account: str | None = None  # unset: the workspace's own account
+    review_timeout: Seconds = 300.0
+    conventions: list[str] = Field(default_factory=list)  # files of the repo, read from main
     runtime: Literal["auto", "docker", "bubblewrap", "process"] | None = None
     network: Literal["none", "full"] = "none"
     admin: bool = False

@@ -4,7 +4,8 @@
 TUI or `pynchy serve`) instead of opening the database behind its back.
 
 Requests: {"op": "status"} | {"op": "workspaces"} |
-          {"op": "submit", "workspace", "text", "source"?, "create"?: bool}
+          {"op": "submit", "workspace", "text", "source"?, "create"?: bool} |
+          {"op": "approvals"} | {"op": "decide", "id", "approved": bool, "reason"?, "by"?}
 A submit is answered {"ok": true, "message_id"} and then by that workspace's events, one per
 line ({"type": "AgentDelta", ...}), ending with the TurnFinished of the turn that answered it.
 """
@@ -102,6 +103,17 @@ class ControlServer:
             await _send(writer, {"ok": True, "workspaces": rows})
         elif op == "submit":
             await self._submit(req, writer)
+        elif op == "approvals":
+            await _send(writer, {"ok": True, "approvals": await host.pending_approvals()})
+        elif op == "decide":
+            won, row = await host.decide_approval(
+                str(req.get("id", "")),
+                bool(req.get("approved")),
+                by=str(req.get("by", "cli")),
+                via=str(req.get("via", "cli")),
+                reason=req.get("reason") or None,
+            )
+            await _send(writer, {"ok": True, "won": won, "approval": row})
         else:
             await _send(writer, {"ok": False, "error": f"unknown op {op!r}"})
 

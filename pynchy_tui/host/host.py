@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import shutil
 import time
@@ -21,6 +22,7 @@ from pynchy_tui.config import DELETE, Config, Paths, update_config
 from pynchy_tui.config.models import NAME_PATTERN, AccountConfig, WorkspaceConfig
 from pynchy_tui.config.save import rename_table
 from pynchy_tui.events import (
+    ApprovalDecided,
     HostStateChanged,
     MessageReceived,
     MessageSent,
@@ -33,9 +35,14 @@ from pynchy_tui.host.history import HistoryItem
 from pynchy_tui.host.history import page as history_page
 from pynchy_tui.plugins.registry import Plugins, load_plugins
 from pynchy_tui.providers.accounts import build_provider
-from pynchy_tui.providers.base import Provider
+from pynchy_tui.providers.base import Provider, ToolCall
 from pynchy_tui.runtime.manager import SandboxManager
+from pynchy_tui.security.approvals import ApprovalBroker, Decided
+from pynchy_tui.security.policy import ToolCallInfo, rule_matches
+from pynchy_tui.state import approvals as approvals_table
+from pynchy_tui.state import audit as audit_table
 from pynchy_tui.state import messages, transcript, turns, workspaces
+from pynchy_tui.state import rules as rules_table
 from pynchy_tui.state.db import Store, transaction
 from pynchy_tui.state.workspaces import WorkspaceRow
 
@@ -68,6 +75,9 @@ class Host:
         self._sem = asyncio.Semaphore(config.limits.max_concurrent_agents)
         self.sandboxes: SandboxManager | None = None
         self.loop: AgentLoop | None = None
+        self.approvals: ApprovalBroker | None = None
+        self._resumes: dict[str, list[dict[str, Any]]] = {}
+        self._requeue: list[str] = []
         self._ready = asyncio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -83,6 +93,8 @@ class Host:
             self.bus.publish(Notice("warning", f"plugin {name} was skipped: {reason}"))
         for observer in self.plugins.observers():
             self.bus.add_observer(observer)
+        self.approvals = ApprovalBroker(self.store, self.bus)
+        self.approvals.on_orphan_decided = self._resume_parked
         self.sandboxes = SandboxManager(
             self.config,
             self.store,
@@ -102,6 +114,8 @@ class Host:
             post_message=self._post_message,
             workspace_dir=self.workspace_dir,
             hooks=self.plugins.agent_hooks(),
+            broker=self.approvals,
+            actions={"create_workspace": self.create_workspace},
         )
         for name, ws in self.config.workspaces.items():
             await self.store.call(workspaces.ensure, name, ws.account)
@@ -110,8 +124,13 @@ class Host:
             self.workspace_dir(row.name).mkdir(parents=True, exist_ok=True)
         await self.sandboxes.start()  # adopt or remove sandboxes an earlier run left; stats
         await self._recover()
+        await self.approvals.adopt_pending()
+        for row in await self.store.call(_decided_while_down):
+            await self._resume_parked(row)
         self._set_state("ready")
         self._ready.set()
+        for name in self._requeue:  # committed messages no turn consumed before the crash
+            self._kick(name)
 
     async def _recover(self) -> None:
         """Mark turns a crash interrupted and re-queue inbound messages no turn consumed."""
@@ -128,10 +147,13 @@ class Host:
             )
             await self._post_message(ws, text, turn.id, role="system")
             self.bus.publish(TurnFinished(ws.name, turn.id, "interrupted", error="host stopped"))
-        for row in await self.store.call(messages.pending):
-            ws = by_id.get(row.workspace_id)
-            if ws is not None:
-                self._kick(ws.name)
+        self._requeue = sorted(
+            {
+                by_id[r.workspace_id].name
+                for r in await self.store.call(messages.pending)
+                if r.workspace_id in by_id
+            }
+        )
 
     async def stop(self) -> None:
         if self.state in ("stopping", "stopped"):
@@ -143,6 +165,8 @@ class Host:
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+        if self.approvals is not None:
+            await self.approvals.close()
         if self.sandboxes is not None:
             await self.sandboxes.stop_all()
         for p in self._providers.values():
@@ -292,6 +316,8 @@ class Host:
         assert self.store is not None
         row = self.get_workspace(name)
         await self.store.call(transcript.clear, row.id)
+        if self.loop is not None:
+            self.loop.taints.pop(name, None)
         await self._post_message(
             row, "Conversation cleared: the agent starts fresh.", None, role="system"
         )
@@ -358,14 +384,68 @@ class Host:
     async def _drain(self, workspace: str) -> None:
         """Run turns for this workspace while committed messages wait; one at a time."""
         assert self.store is not None
+        await self._ready.wait()  # kicked during start-up: begin once the host is ready
         async with self._sem:
             while self.state == "ready" and workspace in self._ws:
                 row = self._ws[workspace]
+                resumes = self._resumes.get(workspace)
+                if resumes:
+                    await self._turn(row, resume=resumes.pop(0))
+                    continue
                 if not await self.store.call(messages.pending, row.id):
                     return
                 await self._turn(row)
 
-    async def _turn(self, row: WorkspaceRow) -> None:
+    async def _resume_parked(self, approval: dict[str, Any]) -> None:
+        """An approval decided after its turn died (restart): continue that conversation."""
+        name = approval["workspace"]
+        if name not in self._ws:
+            return
+        self._resumes.setdefault(name, []).append(approval)
+        self._kick(name)
+
+    async def decide_approval(
+        self, approval_id: str, approved: bool, *, by: str, via: str, reason: str | None = None
+    ) -> tuple[bool, dict[str, Any] | None]:
+        assert self.approvals is not None
+        return await self.approvals.decide(approval_id, approved, by=by, via=via, reason=reason)
+
+    async def add_rule(self, workspace: str, tool: str, pattern: str, by: str) -> int:
+        """Save an "always allow" rule for this workspace."""
+        assert self.store is not None
+        return await self.store.call(rules_table.add, workspace, tool, pattern, by)
+
+    async def rule_preview(self, workspace: str, tool: str, pattern: str) -> int:
+        """How many earlier calls in the audit log the rule would have matched."""
+        assert self.store is not None
+        row = self.get_workspace(workspace)
+        rows = await self.store.call(audit_table.query, row.id, None, 100_000)
+        seen = set()
+        for r in rows:
+            if r["actor"] != "policy" or r["tool"] != tool:
+                continue
+            call = ToolCallInfo(tool, json.loads(r["args"]))
+            if rule_matches(tool, pattern, call):
+                seen.add((r["turn_id"], r["args"]))
+        return len(seen)
+
+    async def audit_rows(
+        self, workspace: str | None = None, decision: str | None = None, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        assert self.store is not None
+        ws_id = self.get_workspace(workspace).id if workspace else None
+        rows = await self.store.call(audit_table.query, ws_id, decision, limit)
+        names = {w.id: w.name for w in self._ws.values()}
+        for r in rows:
+            r["workspace"] = names.get(r["workspace_id"], "?")
+            r["args"] = json.loads(r["args"])
+        return rows
+
+    async def pending_approvals(self) -> list[dict[str, Any]]:
+        assert self.store is not None
+        return await self.store.call(approvals_table.pending)
+
+    async def _turn(self, row: WorkspaceRow, resume: dict[str, Any] | None = None) -> None:
         assert self.store is not None and self.loop is not None
         account_name = self.account_name(row.name)
         account = self.config.accounts.get(account_name) if account_name else None
@@ -384,7 +464,24 @@ class Host:
                     "no model account is configured for this workspace: add an [accounts.NAME] "
                     "table to config.toml (see docs/configuration.md) or run onboarding"
                 )
-            outcome = await self.loop.run_turn(row, turn_id, account_name or "", account)
+            parked = None
+            if resume is not None:
+                call = ToolCall(resume["call_id"], resume["tool"], resume["args"])
+                parked = (
+                    call,
+                    Decided(
+                        resume["status"] == "approved",
+                        resume["decided_by"] or "?",
+                        resume["decided_via"] or "?",
+                        resume["decision_reason"],
+                        resume["status"],
+                    ),
+                )
+            else:
+                await self._expire_parked(row)
+            outcome = await self.loop.run_turn(
+                row, turn_id, account_name or "", account, resume=parked
+            )
             status, error, final = outcome.status, outcome.error, outcome.final_text
         except TurnFailed as exc:
             error = str(exc)
@@ -402,6 +499,15 @@ class Host:
             # What this turn was for must not be retried forever as pending.
             await self.store.call(_consume_upto, row.id, turn_id, newest)
         await self._finish(row, turn_id, status, error, final)
+
+    async def _expire_parked(self, row: WorkspaceRow) -> None:
+        """A new turn moves the conversation on: approvals left from a dead turn expire."""
+        assert self.store is not None and self.approvals is not None
+        for a in await self.store.call(approvals_table.pending):
+            if a["workspace"] != row.name or self.approvals.is_awaited(a["id"]):
+                continue
+            if await self.store.call(approvals_table.expire, a["id"], "the conversation moved on"):
+                self.bus.publish(ApprovalDecided(row.name, a["id"], False, "pynchy", "expired"))
 
     async def _finish(
         self, row: WorkspaceRow, turn_id: int, status: str, error: str | None, final: str
@@ -479,6 +585,19 @@ def _mark_interrupted(conn: Any) -> list[turns.TurnRow]:
         for t in rows:
             turns.finish(conn, t.id, "interrupted", "pynchy stopped during this turn")
     return rows
+
+
+def _decided_while_down(conn: Any) -> list[dict[str, Any]]:
+    """Approvals decided (e.g. by `pynchy approvals`) while no host ran, whose tool call has
+    no result yet: their turns resume."""
+    rows = conn.execute(
+        "SELECT a.id FROM approvals a JOIN turns t ON t.id = a.turn_id"
+        " WHERE a.status IN ('approved', 'denied') AND t.status = 'interrupted'"
+        " AND NOT EXISTS (SELECT 1 FROM transcript_items i"
+        " WHERE i.workspace_id = a.workspace_id AND i.kind = 'tool_result'"
+        " AND json_extract(i.data, '$.id') = a.call_id)"
+    ).fetchall()
+    return [approvals_table.get(conn, r[0]) for r in rows]
 
 
 def _newest_pending(conn: Any, ws_id: int) -> int:

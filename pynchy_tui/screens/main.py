@@ -3,6 +3,7 @@ and a status bar. It turns host events into widget updates and widget intents in
 
 from __future__ import annotations
 
+import getpass
 import time
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ from textual.widgets import Footer, Label, Static
 from pynchy_tui import events as ev
 from pynchy_tui.host.host import HostError
 from pynchy_tui.messages import HostEvents
+from pynchy_tui.screens.approval import ApprovalAnswer, ApprovalScreen
+from pynchy_tui.screens.approvals_inbox import ApprovalsInbox
 from pynchy_tui.screens.pager import PagerScreen
 from pynchy_tui.screens.prompt import PromptScreen
 from pynchy_tui.widgets.composer import Composer
@@ -49,6 +52,8 @@ class MainScreen(Screen[None]):
         self.selected: str | None = None
         self.running: set[str] = set()
         self.history_shown: str | None = None  # the workspace whose history is on screen
+        self.approvals: dict[str, dict] = {}  # pending approvals by id, as the bus told us
+        self._approval_open = False
 
     @property
     def papp(self) -> PynchyApp:
@@ -265,6 +270,47 @@ class MainScreen(Screen[None]):
     def _open_output(self, message: ToolCallBlock.OpenOutput) -> None:
         self.app.push_screen(PagerScreen(message.title, message.text or "(no output)"))
 
+    # -- approvals -------------------------------------------------------------------------
+
+    @work(group="approval")
+    async def open_approval(self, approval_id: str) -> None:
+        """Show one approval dialog at a time; the next waiting one follows."""
+        if self._approval_open or approval_id not in self.approvals:
+            return
+        self._approval_open = True
+        try:
+            approval = self.approvals[approval_id]
+            answer = await self.app.push_screen_wait(ApprovalScreen(approval))
+            if answer is not None and approval_id in self.approvals:
+                await self._answer(approval, answer)
+        finally:
+            self._approval_open = False
+        nxt = next((a for a in self.approvals.values() if a["workspace"] == self.selected), None)
+        if nxt is not None and nxt["id"] != approval_id:
+            self.open_approval(nxt["id"])
+
+    async def _answer(self, approval: dict, answer: ApprovalAnswer) -> None:
+        host = self.papp.host
+        by = getpass.getuser()
+        if answer.rule:
+            await host.add_rule(approval["workspace"], approval["tool"], answer.rule, by)
+        won, row = await host.decide_approval(
+            approval["id"], answer.approved, by=by, via="tui", reason=answer.reason
+        )
+        if not won and row is not None:
+            self.notify(
+                f"too late: already {row['status']} by {row['decided_by']}", severity="warning"
+            )
+
+    @work(group="approval-inbox")
+    async def open_inbox(self) -> None:
+        pending = await self.papp.host.pending_approvals()
+        for a in pending:
+            self.approvals.setdefault(a["id"], a)
+        chosen = await self.app.push_screen_wait(ApprovalsInbox(pending))
+        if chosen:
+            self.open_approval(chosen)
+
     # -- host events -----------------------------------------------------------------------
 
     @on(HostEvents)
@@ -340,7 +386,33 @@ class MainScreen(Screen[None]):
                 await self._refresh_usage()
                 return self._set_status(view, "error" if e.status == "failed" else "idle")
             case ev.ApprovalRequested():
+                self.approvals[e.approval_id] = {
+                    "id": e.approval_id,
+                    "workspace": e.workspace,
+                    "tool": e.tool,
+                    "args": e.args,
+                    "reason": e.reason,
+                    "rule_id": e.rule_id,
+                    "details": e.details,
+                }
+                self.app.bell()
+                if here:
+                    self.open_approval(e.approval_id)
+                else:
+                    self.notify(
+                        f"{e.workspace} waits for your approval (F3 opens the inbox)",
+                        severity="warning",
+                        timeout=8,
+                    )
                 return self._set_status(view, "approval")
+            case ev.ApprovalDecided():
+                self.approvals.pop(e.approval_id, None)
+                screen = self.app.screen
+                if isinstance(screen, ApprovalScreen) and screen.approval["id"] == e.approval_id:
+                    screen.dismiss(None)  # decided elsewhere (CLI, a channel)
+                    self.notify(f"approval {e.approval_id} was {e.status} by {e.decided_by}")
+                waiting = any(a["workspace"] == e.workspace for a in self.approvals.values())
+                return False if waiting else self._set_status(view, "tool")
             case ev.ContainerStateChanged():
                 table = self.query_one(ContainerTable)
                 old = table.views.get(e.workspace)

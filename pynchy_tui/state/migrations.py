@@ -141,6 +141,18 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # 2: "always allow" rules a person saved from an approval
+    """
+    CREATE TABLE policy_rules (
+        id INTEGER PRIMARY KEY,
+        workspace TEXT,
+        tool TEXT NOT NULL,
+        pattern TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    ALTER TABLE approvals ADD COLUMN details TEXT;
+    """,
 ]
 
 

@@ -56,18 +56,3 @@ PYNCHY_DUSK = Theme(
 BUILTIN_THEMES: dict[str, Theme] = {t.name: t for t in (PYNCHY_DARK, PYNCHY_LIGHT, PYNCHY_DUSK)}
 SHIPPED_THEME_NAMES = [*BUILTIN_THEMES, "ansi-dark", "ansi-light"]
 DEFAULT_THEME = "pynchy-dark"
-
-
-def theme_variable_defaults() -> dict[str, str]:
-    """App-specific variables; a theme's `variables` may override them."""
-    return {
-        "state-idle": "$success",
-        "state-busy": "$warning",
-        "state-error": "$error",
-        "state-approval": "$accent",
-        "state-hibernated": "$foreground-muted",
-        "diff-added": "$success",
-        "diff-removed": "$error",
-        "badge-channel": "$secondary",
-        "unsandboxed": "$error",
-    }

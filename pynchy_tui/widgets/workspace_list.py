@@ -9,13 +9,13 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-STATUS_GLYPH = {
-    "idle": ("●", "state-idle"),
-    "thinking": ("◐", "state-busy"),
-    "tool": ("⚙", "state-busy"),
-    "approval": ("?", "state-approval"),
-    "hibernated": ("◌", "state-hibernated"),
-    "error": ("✕", "state-error"),
+STATUS_GLYPH = {  # theme variables only, so every theme (ansi ones too) stays legible
+    "idle": ("●", "success"),
+    "thinking": ("◐", "warning"),
+    "tool": ("⚙", "warning"),
+    "approval": ("?", "accent"),
+    "hibernated": ("◌", "text-muted"),
+    "error": ("✕", "error"),
 }
 
 
@@ -61,7 +61,7 @@ class WorkspaceList(OptionList):
             self.highlighted = names.index(selected)
 
     def _render(self, v: WorkspaceView) -> Content:
-        glyph, var = STATUS_GLYPH.get(v.status, ("●", "state-idle"))
+        glyph, var = STATUS_GLYPH.get(v.status, ("●", "success"))
         status = {"tool": "running a tool", "approval": "waiting for approval"}.get(
             v.status, v.status
         )

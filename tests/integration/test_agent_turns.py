@@ -112,6 +112,7 @@ directives = ["{directive}"]
         "list_dir",
         "glob",
         "grep",
+        "web_fetch",
         "send_message",
     }
     assert _key(reqs[0]) == "sk-test-123"

@@ -22,7 +22,7 @@ class Recorder:
         self.blocked: list[str] = []
 
     def pre_tool_use(self, workspace: str, tool: str, args: dict[str, Any]) -> str | None:
-        if tool == "bash" and "rm " in args.get("command", ""):
+        if tool == "bash" and "launch-codes" in args.get("command", ""):
             self.blocked.append(args["command"])
             return "no deleting today"
         return None
@@ -72,7 +72,7 @@ async def test_plugin_tools_hooks_observers_and_a_broken_plugin(home: Path, scri
         [
             [
                 {"tool": "shout", "args": {"text": "hello"}},
-                {"tool": "bash", "args": {"command": "rm -rf stuff"}},
+                {"tool": "bash", "args": {"command": "echo launch-codes"}},
             ],
             [{"text": "done"}],
         ]
@@ -100,7 +100,7 @@ async def test_plugin_tools_hooks_observers_and_a_broken_plugin(home: Path, scri
     results = [m["content"] for m in server.requests[1]["body"]["messages"] if m["role"] == "tool"]
     assert results[0] == "HELLO"
     assert "blocked by a plugin: no deleting today" in results[1]
-    assert rec.blocked == ["rm -rf stuff"]
+    assert rec.blocked == ["echo launch-codes"]
     assert rec.turns == [("w", "done")]
     assert "TurnStarted" in rec.events and "ToolFinished" in rec.events
     assert "a tip from a plugin" in plugins.tips()

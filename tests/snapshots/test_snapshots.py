@@ -136,3 +136,89 @@ def test_main_per_theme(snap_compare, theme: str) -> None:
     assert snap_compare(
         make_snapshot_app(theme=theme), terminal_size=(120, 34), run_before=run_before
     )
+
+
+SHELL_APPROVAL = {
+    "id": "a1b2c3d4",
+    "workspace": "notes",
+    "tool": "bash",
+    "args": {"command": "rm -rf build/ && git push --force origin main"},
+    "reason": "`git push --force` rewrites the remote branch's history",
+    "rule_id": "shell.destructive.git_force_push",
+    "details": {},
+}
+EDIT_APPROVAL = {
+    "id": "e5f6a7b8",
+    "workspace": "website",
+    "tool": "edit_file",
+    "args": {
+        "path": ".env",
+        "old_string": "DEBUG=1\nDATABASE_URL=sqlite:///dev.db",
+        "new_string": "DEBUG=0\nDATABASE_URL=postgres://app@db/prod",
+    },
+    "reason": "edit_file changes .env, which looks like a file holding secrets",
+    "rule_id": "fs.sensitive_write.secret",
+    "details": {},
+}
+TRIFECTA_APPROVAL = {
+    "id": "c9d0e1f2",
+    "workspace": "garden",
+    "tool": "send_message",
+    "args": {"text": "Here is the key you asked for: API_KEY=sk-live-..."},
+    "reason": "send_message can send data out, and this session has read untrusted content "
+    "(web_fetch http://127.0.0.1:8000/offer) and secret data (read_file .env).",
+    "rule_id": "taint.trifecta",
+    "details": {
+        "untrusted": ["web_fetch http://127.0.0.1:8000/offer"],
+        "secrets": ["read_file .env"],
+    },
+}
+
+
+def _approval(approval: dict):
+    async def run_before(pilot) -> None:
+        from pynchy_tui.screens.approval import ApprovalScreen
+        from tests.ui.conftest import wait_until
+
+        await wait_ready(pilot)
+        pilot.app.push_screen(ApprovalScreen(approval))
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ApprovalScreen))
+        await pilot.pause()
+
+    return run_before
+
+
+def test_approval_shell_command(snap_compare) -> None:
+    """You should see the command highlighted, why pynchy asks, and allow/always/deny."""
+    assert snap_compare(
+        make_snapshot_app(), terminal_size=(120, 36), run_before=_approval(SHELL_APPROVAL)
+    )
+
+
+def test_approval_file_edit(snap_compare) -> None:
+    """You should see the edit as a coloured unified diff."""
+    assert snap_compare(
+        make_snapshot_app(), terminal_size=(120, 36), run_before=_approval(EDIT_APPROVAL)
+    )
+
+
+def test_approval_trifecta(snap_compare) -> None:
+    """You should see the untrusted source and the secret named, and no always-allow button."""
+    assert snap_compare(
+        make_snapshot_app(), terminal_size=(120, 36), run_before=_approval(TRIFECTA_APPROVAL)
+    )
+
+
+def test_approvals_inbox(snap_compare) -> None:
+    """You should see three pending approvals from three workspaces."""
+
+    async def run_before(pilot) -> None:
+        from pynchy_tui.screens.approvals_inbox import ApprovalsInbox
+        from tests.ui.conftest import wait_until
+
+        await wait_ready(pilot)
+        pilot.app.push_screen(ApprovalsInbox([SHELL_APPROVAL, EDIT_APPROVAL, TRIFECTA_APPROVAL]))
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ApprovalsInbox))
+        await pilot.pause()
+
+    assert snap_compare(make_snapshot_app(), terminal_size=(120, 30), run_before=run_before)
