@@ -85,3 +85,34 @@ async def test_inbox_lists_other_workspaces_and_cli_decisions_close_the_modal(
         assert won
         await wait_until(pilot, lambda: not isinstance(app.screen, ApprovalScreen))
         await wait_until(pilot, lambda: app.main_screen.views["b"].status == "idle")
+
+
+async def test_audit_view_filters_by_workspace_and_decision(make_app, scripted) -> None:
+    from pynchy_tui.screens.audit import AuditScreen
+
+    server = scripted(
+        [
+            [
+                {"tool": "bash", "args": {"command": "ls"}},
+                {"tool": "read_file", "args": {"path": "/etc/passwd"}},
+            ],
+            [{"text": "looked"}],
+        ]
+    )
+    app = make_app(
+        account_toml("local", server) + "[workspaces.a]\n[workspaces.b]\n" + process_runtime_toml()
+    )
+    async with app.run_test(size=(140, 42)) as pilot:
+        await ready(pilot)
+        await send(pilot, "look around")
+        await wait_until(pilot, lambda: "looked" in texts(app))
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(app.screen, AuditScreen))
+        table = app.screen.query_one("#audit")
+        await wait_until(pilot, lambda: table.row_count == 2)
+        app.screen.query_one("#decision").value = "deny"
+        await wait_until(pilot, lambda: table.row_count == 1)
+        row = table.get_row_at(0)
+        assert row[2] == "read_file" and row[4] == "deny" and row[5] == "fs.confine"
+        app.screen.query_one("#ws").value = "b"
+        await wait_until(pilot, lambda: table.row_count == 0)
