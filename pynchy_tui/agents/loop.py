@@ -114,6 +114,7 @@ class AgentLoop:
         self.broker = broker
         self.actions = actions or {}  # host actions for admin tools (create_workspace, ...)
         self.taints: dict[str, Taint] = {}
+        self._waited: dict[str, float] = {}
 
     def workspace_root(self, workspace: str) -> str:
         """The workspace's path as its tools see it: /workspace in an isolating sandbox, the
@@ -129,7 +130,11 @@ class AgentLoop:
     def visible_tools(self, workspace: str) -> list[Tool]:
         ws = self.config.workspaces.get(workspace)
         admin = bool(ws and ws.admin)
-        return [t for t in self.tools.values() if admin or not t.admin_only]
+        return [
+            t
+            for t in self.tools.values()
+            if (admin or not t.admin_only) and (t.visible is None or t.visible(workspace))
+        ]
 
     # -- the turn -----------------------------------------------------------------------
 
@@ -285,7 +290,8 @@ class AgentLoop:
             "is_error": result.is_error,
         }
         await self.store.call(transcript.add, ws.id, turn_id, "tool_result", item)
-        ms = int((time.monotonic() - started) * 1000)
+        waited = self._waited.pop(call.id, 0.0)  # time spent waiting for a person
+        ms = int((time.monotonic() - started - waited) * 1000)
         summary = result.summary or ("error" if result.is_error else "ok")
         self.bus.publish(
             ToolFinished(ws.name, turn_id, call.id, call.name, not result.is_error, summary, ms)
@@ -356,6 +362,7 @@ class AgentLoop:
                     is_error=True,
                     summary="denied",
                 )
+            asked = time.monotonic()
             decided = await self.broker.request(
                 ws.name,
                 ws.id,
@@ -367,6 +374,7 @@ class AgentLoop:
                 decision.rule_id,
                 decision.details,
             )
+            self._waited[call.id] = time.monotonic() - asked
             return await self.after_decision(ws, turn_id, call, decided)
         return await self.execute(ws, turn_id, call)
 

@@ -76,7 +76,7 @@ class ContainerTable(DataTable):
         key = view.workspace
         if key in self.rows:
             for col, value in zip(COLUMNS, cells, strict=True):
-                self.update_cell(key, col, value)
+                self.update_cell(key, col, value, update_width=True)
         else:
             self.add_row(*cells, key=key)
 
