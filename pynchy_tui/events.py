@@ -174,6 +174,26 @@ class ApprovalDecided(Event):
 
 
 @dataclass(frozen=True)
+class DiffChanged(Event):
+    """Files (or git state) of a workspace bound to a repository changed: its diff is stale.
+    Debounced by the watcher; the UI re-reads the diff (off the event loop) when it shows it."""
+
+    workspace: str
+
+
+@dataclass(frozen=True)
+class SyncFinished(Event):
+    """A sync of a workspace's branch to main ended (tool or TUI)."""
+
+    workspace: str
+    status: str  # synced | nothing | conflict | rejected | refused | error
+    message: str
+    conflicts: list[str] = field(default_factory=list)
+    main: str = ""  # main's new commit when synced
+    by: str = "agent"  # agent | person
+
+
+@dataclass(frozen=True)
 class Notice(Event):
     """Something the person should see: a recovery, a refused runtime, a plugin failure."""
 

@@ -40,6 +40,7 @@ class Tool:
     run: Callable[[ToolContext, dict[str, Any]], Awaitable[ToolResult]]
     admin_only: bool = False
     trust: str | None = None  # public_source | secret_data | public_sink | dangerous_write
+    visible: Callable[[str], bool] | None = None  # offered only in workspaces it returns True for
 
     def schema(self) -> ToolSchema:
         return ToolSchema(self.name, self.description, self.parameters)

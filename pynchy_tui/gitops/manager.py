@@ -149,6 +149,11 @@ class GitOps:
     def sandboxes(self) -> Any:
         return self._sandboxes()
 
+    @property
+    def prompt_hook(self) -> Any:
+        """An agent hook that tells the model, in a bound workspace, how git works there."""
+        return _PromptHook(self)
+
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self, workspaces: list[str]) -> None:
@@ -314,7 +319,6 @@ class GitOps:
                     debounce=DEBOUNCE_MS,
                     step=QUIET_MS,
                     stop_event=stop,
-                    raise_interrupt=False,
                 ):
                     self._changed(workspace)
             except asyncio.CancelledError:
@@ -805,6 +809,29 @@ class GitOps:
         await asyncio.to_thread(wt.save_state, b.shadow, b.state)
         if text is not None:
             await self.post_system(workspace, text)
+
+
+class _PromptHook:
+    def __init__(self, ops: GitOps) -> None:
+        self.ops = ops
+
+    def prompt_submit(self, workspace: str, system: str) -> str:
+        b = self.ops.bindings.get(workspace)
+        if b is None:
+            return system
+        policy = "rebased onto" if self.ops.conf(workspace).sync == "rebase" else "merged into"
+        review_note = (
+            " A deputy reviewer reads the diff first and may reject it; then fix what it says."
+            if self.ops.conf(workspace).deputy_review
+            else ""
+        )
+        return system + (
+            f"\n\nThe workspace is a git clone of the person's repository on branch "
+            f"{b.branch} (forked from {b.main}; `origin/{b.main}` is main as you last got "
+            "it). Commit your work with git as you go. The tool sync_to_main puts your "
+            f"commits on {b.main}: your branch is {policy} main and main is fast-forwarded. "
+            f"Commit before you sync; there is no network, so never push.{review_note}"
+        )
 
 
 def idle_notice(snap: gdiff.DiffSnapshot, main: str) -> str | None:

@@ -3,6 +3,8 @@ tool call (the loop's policy check), and offered only in workspaces bound to a r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from pynchy_tui.agents.tools import Tool, ToolContext, ToolResult
@@ -23,4 +25,7 @@ SYNC_TO_MAIN = Tool(
     _sync,
 )
 
-GIT_TOOLS = [SYNC_TO_MAIN]
+
+def git_tools(is_bound: Callable[[str], bool]) -> list[Tool]:
+    """The git tools, offered only where `is_bound(workspace)`."""
+    return [replace(SYNC_TO_MAIN, visible=is_bound)]

@@ -31,6 +31,9 @@ from pynchy_tui.events import (
     TurnStarted,
     WorkspaceChanged,
 )
+from pynchy_tui.gitops.manager import GitOps, SyncResult
+from pynchy_tui.gitops.tools import git_tools
+from pynchy_tui.gitops.worktree import WorktreeError
 from pynchy_tui.host.history import HistoryItem
 from pynchy_tui.host.history import page as history_page
 from pynchy_tui.plugins.registry import Plugins, load_plugins
@@ -79,6 +82,19 @@ class Host:
         self._resumes: dict[str, list[dict[str, Any]]] = {}
         self._requeue: list[str] = []
         self._ready = asyncio.Event()
+        self.git = GitOps(  # workspaces bound to git repositories (docs/git.md)
+            config=config,
+            data_dir=paths.data_dir,
+            config_dir=paths.config_dir,
+            bus=self.bus,
+            sandboxes=lambda: self.sandboxes,
+            provider_for=self._provider,
+            account_name=self.account_name,
+            post_system=self._post_system,
+            submit_many=self.submit_many,
+            is_busy=self.is_busy,
+            audit=self._audit_host,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -110,18 +126,22 @@ class Host:
             bus=self.bus,
             sandboxes=self.sandboxes,
             provider_for=self._provider,
-            tools=BUILTIN_TOOLS + self.plugins.tools(),
+            tools=BUILTIN_TOOLS + git_tools(self.git.is_bound) + self.plugins.tools(),
             post_message=self._post_message,
             workspace_dir=self.workspace_dir,
-            hooks=self.plugins.agent_hooks(),
+            hooks=[self.git.prompt_hook, *self.plugins.agent_hooks()],
             broker=self.approvals,
-            actions={"create_workspace": self.create_workspace},
+            actions={
+                "create_workspace": self.create_workspace,
+                "sync_to_main": lambda ws: self.git.sync(ws, by="agent"),
+            },
         )
         for name, ws in self.config.workspaces.items():
             await self.store.call(workspaces.ensure, name, ws.account)
         for row in await self.store.call(workspaces.list_all):
             self._ws[row.name] = row
             self.workspace_dir(row.name).mkdir(parents=True, exist_ok=True)
+        await self.git.start(list(self._ws))  # clones of bound workspaces, diff watchers
         await self.sandboxes.start()  # adopt or remove sandboxes an earlier run left; stats
         await self._recover()
         await self.approvals.adopt_pending()
@@ -165,6 +185,7 @@ class Host:
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+        await self.git.stop()
         if self.approvals is not None:
             await self.approvals.close()
         if self.sandboxes is not None:
@@ -188,6 +209,10 @@ class Host:
     # -- workspaces ---------------------------------------------------------------------
 
     def workspace_dir(self, name: str) -> Path:
+        """The host directory mounted at /workspace: for a workspace bound to a repository,
+        its clone (docs/git.md)."""
+        if self.git.is_bound(name):
+            return self.git.work_dir(name)
         return self.paths.workspaces_dir / name
 
     def list_workspaces(self) -> list[WorkspaceRow]:
@@ -237,13 +262,16 @@ class Host:
         if old in self._tasks:
             raise HostError(f"workspace {old!r} is busy; stop its turn first")
         await self.sandboxes.hibernate(old)
+        bound = self.git.is_bound(old)
+        src = self.workspace_dir(old)
         await self.store.call(workspaces.rename, old, new)
         if old in self.config.workspaces:
             await asyncio.to_thread(rename_table, self.paths.config_file, "workspaces", old, new)
             self.config.workspaces[new] = self.config.workspaces.pop(old)
-        src, dst = self.workspace_dir(old), self.workspace_dir(new)
-        if src.exists():
-            await asyncio.to_thread(src.rename, dst)
+        if bound:
+            await self.git.rename(old, new)
+        elif src.exists():
+            await asyncio.to_thread(src.rename, self.workspace_dir(new))
         self._ws[new] = WorkspaceRow(row.id, new, row.account, row.created_at)
         del self._ws[old]
         self.bus.publish(WorkspaceChanged(new, "renamed", old_name=old))
@@ -254,6 +282,7 @@ class Host:
         self.get_workspace(name)
         await self.cancel_turn(name)
         await self.sandboxes.hibernate(name)
+        src = self.workspace_dir(name)
         await self.store.call(workspaces.delete, name)
         if name in self.config.workspaces:
             await asyncio.to_thread(
@@ -262,11 +291,11 @@ class Host:
             self.config.workspaces.pop(name, None)
         del self._ws[name]
         trash = None
-        src = self.workspace_dir(name)
         if src.exists():
             trash = self.paths.data_dir / "trash" / f"{name}-{int(time.time())}"
             trash.parent.mkdir(parents=True, exist_ok=True)
             await asyncio.to_thread(shutil.move, str(src), str(trash))
+        await self.git.forget(name, trash)
         self.bus.publish(WorkspaceChanged(name, "deleted"))
         return trash
 
@@ -358,6 +387,65 @@ class Host:
             )
             self._kick(workspace)
         return msg
+
+    async def submit_many(
+        self, workspace: str, items: list[tuple[str, str, str]], *, source: str = "pynchy"
+    ) -> None:
+        """Commit several host-made inbound messages (role, text, external id) in one
+        transaction, then act on them once: one turn sees them all. Ids already stored are
+        skipped, so a repeated notice is never acted on twice."""
+        assert self.store is not None
+        row = self.get_workspace(workspace)
+        created = await self.store.call(_add_many, row.id, items, source)
+        for msg in created:
+            self.bus.publish(
+                MessageReceived(workspace, msg.id, msg.role, msg.text, source, "pynchy", True)
+            )
+        if created:
+            self._kick(workspace)
+
+    async def sync_to_main(self, workspace: str, *, review: bool = True) -> SyncResult:
+        """The person syncs a workspace's branch to main (TUI); see docs/git.md."""
+        self.get_workspace(workspace)
+        return await self.git.sync(workspace, by="person", review_=review)
+
+    async def bind_repo(self, workspace: str, repo: str) -> None:
+        """Bind a workspace to a git repository: `repo` in config.toml, a clone on branch
+        pynchy/NAME as its workspace directory (docs/git.md)."""
+        self.get_workspace(workspace)
+        if workspace in self._tasks:
+            raise HostError(f"workspace {workspace!r} is busy; stop its turn first")
+
+        async def persist(name: str, path: str) -> None:
+            await asyncio.to_thread(
+                update_config, self.paths.config_file, {("workspaces", name, "repo"): path}
+            )
+            conf = self.config.workspaces.get(name)
+            if conf is None:
+                self.config.workspaces[name] = WorkspaceConfig(repo=path)
+            else:
+                conf.repo = path
+
+        try:
+            await self.git.bind(workspace, repo, persist)
+        except WorktreeError as exc:
+            raise HostError(str(exc)) from None
+        self.bus.publish(WorkspaceChanged(workspace, "updated"))
+
+    async def _post_system(self, workspace: str, text: str) -> None:
+        row = self._ws.get(workspace)
+        if row is not None and self.store is not None:
+            await self._post_message(row, text, None, role="system")
+
+    async def _audit_host(
+        self, workspace: str, tool: str, args: dict[str, Any], decision: str, **kw: Any
+    ) -> None:
+        row = self._ws.get(workspace)
+        if self.store is not None:
+            kw.setdefault("turn_id", self._current_turn.get(workspace))
+            await self.store.call(
+                audit_table.record, row.id if row else None, tool, args, decision, **kw
+            )
 
     def is_busy(self, workspace: str) -> bool:
         return workspace in self._tasks
@@ -598,6 +686,26 @@ def _decided_while_down(conn: Any) -> list[dict[str, Any]]:
         " AND json_extract(i.data, '$.id') = a.call_id)"
     ).fetchall()
     return [approvals_table.get(conn, r[0]) for r in rows]
+
+
+def _add_many(
+    conn: Any, ws_id: int, items: list[tuple[str, str, str]], source: str
+) -> list[messages.MessageRow]:
+    created = []
+    with transaction(conn):
+        for role, text, external_id in items:
+            msg, new = messages.add_inbound(
+                conn,
+                ws_id,
+                text,
+                source=source,
+                sender="pynchy",
+                role=role,
+                external_id=external_id,
+            )
+            if new:
+                created.append(msg)
+    return created
 
 
 def _newest_pending(conn: Any, ws_id: int) -> int:
