@@ -286,6 +286,9 @@ def fetch_head(shadow: Path, work: Path) -> str | None:
         "--quiet",
         "--no-tags",
         "--no-write-fetch-head",
+        # The local transport drops -c settings; a clone the docker runtime handed to uid
+        # 1000 must still be readable by a host running as root.
+        "--upload-pack=git -c safe.directory=* -c core.hooksPath=/dev/null upload-pack",
         str(gitdir),
         "+HEAD:refs/pynchy/head",
         git_dir=shadow,

@@ -365,3 +365,39 @@ async def test_person_syncs_from_the_tui_and_uncommitted_work_is_refused(
     assert r.status == "nothing"
     rows = await host.audit_rows("w")
     assert any(x["tool"] == "sync_to_main" and x["actor"] == "person" for x in rows)
+
+
+async def test_the_host_never_runs_what_the_sandbox_wrote_into_its_clone(
+    make_host, scripted, tmp_path: Path
+) -> None:
+    """The clone is the sandbox's to write, config and hooks included: the host's diff and
+    fetch must not run any of it (they read the clone through upload-pack and a shadow index)."""
+    repo = make_repo(tmp_path / "repo")
+    host = await make_host(_config(scripted([]), repo))
+    work = host.workspace_dir("w")
+    mark = tmp_path / "pwned"
+    with (work / ".git" / "config").open("a") as fh:
+        fh.write(
+            f'[core]\n\tfsmonitor = "touch {mark}-fsmonitor"\n'
+            f'[filter "evil"]\n\tclean = "touch {mark}-clean; cat"\n'
+            f'\tsmudge = "touch {mark}-smudge; cat"\n\tprocess = "touch {mark}-process"\n'
+            f'[diff "evil"]\n\ttextconv = "touch {mark}-textconv; cat"\n'
+            f'[uploadpack]\n\tpackObjectsHook = "touch {mark}-packhook"\n'
+        )
+    (work / ".gitattributes").write_text("* filter=evil diff=evil\n")
+    for hook in ("post-checkout", "pre-commit", "post-merge", "reference-transaction"):
+        h = work / ".git" / "hooks" / hook
+        h.write_text(f"#!/bin/sh\ntouch {mark}-{hook}\n")
+        h.chmod(0o755)
+    (work / "src" / "app.py").write_text("x = 2\n")
+    safe = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+    safe += ("-c", "filter.evil.clean=cat", "-c", "filter.evil.smudge=cat")
+    safe += ("-c", "filter.evil.process=")
+    run_git(work, *safe, "add", "-A")
+    run_git(work, *safe, "commit", "-qm", "agent")
+    (work / "src" / "app.py").write_text("x = 3\n")
+    snap = await host.git.diff("w", force=True)
+    assert {f.path for f in snap.files} == {".gitattributes", "src/app.py"}
+    assert snap.ahead == 1 and snap.uncommitted == ("src/app.py",)
+    assert any(line == "+x = 3" for line in snap.file("src/app.py").lines)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("pwned")) == []
