@@ -81,6 +81,7 @@ class Host:
         self.approvals: ApprovalBroker | None = None
         self._resumes: dict[str, list[dict[str, Any]]] = {}
         self._requeue: list[str] = []
+        self._rekick: set[str] = set()
         self._ready = asyncio.Event()
         self.git = GitOps(  # workspaces bound to git repositories (docs/git.md)
             config=config,
@@ -463,11 +464,22 @@ class Host:
         return True
 
     def _kick(self, workspace: str) -> None:
-        if workspace in self._tasks or self.state not in ("ready", "starting"):
+        if self.state not in ("ready", "starting"):
+            return
+        if workspace in self._tasks:
+            # The running drain may already have looked for pending messages and be on its
+            # way out: make sure it looks again (no lost wake-up).
+            self._rekick.add(workspace)
             return
         task = asyncio.create_task(self._drain(workspace), name=f"workspace-{workspace}")
         self._tasks[workspace] = task
-        task.add_done_callback(lambda _t, w=workspace: self._tasks.pop(w, None))
+        task.add_done_callback(lambda _t, w=workspace: self._drained(w))
+
+    def _drained(self, workspace: str) -> None:
+        self._tasks.pop(workspace, None)
+        if workspace in self._rekick:
+            self._rekick.discard(workspace)
+            self._kick(workspace)
 
     async def _drain(self, workspace: str) -> None:
         """Run turns for this workspace while committed messages wait; one at a time."""
