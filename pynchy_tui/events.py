@@ -194,6 +194,17 @@ class SyncFinished(Event):
 
 
 @dataclass(frozen=True)
+class ChannelStateChanged(Event):
+    """A channel bridge's connection: connecting | connected | disconnected | error."""
+
+    channel: str
+    type: str
+    state: str
+    detail: str = ""
+    chats: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Notice(Event):
     """Something the person should see: a recovery, a refused runtime, a plugin failure."""
 

@@ -84,6 +84,33 @@ class PriceConfig(_Strict):
     output: float = Field(ge=0)
 
 
+class ChannelConfig(_Strict):
+    """`[channels.NAME]`: one chat bridge (docs/channels.md). Secrets come from the
+    environment variables named by the `*_env` keys, never from this file."""
+
+    type: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")  # telegram | slack | whatsapp | fake | plugin
+    enabled: bool = True
+    chats: dict[str, str] = Field(default_factory=dict)  # platform chat id -> workspace
+    trusted: list[str] = Field(default_factory=list)  # sender ids whose messages are trusted
+    untrusted: Literal["mark", "ignore"] = "mark"
+    token_env: str | None = None  # bot token (Telegram, Slack xoxb-, WhatsApp access token)
+    app_token_env: str | None = None  # Slack Socket Mode app token (xapp-)
+    verify_token_env: str | None = None  # WhatsApp webhook verify token
+    app_secret_env: str | None = None  # WhatsApp app secret (webhook signatures)
+    phone_number_id: str | None = None  # WhatsApp Cloud API sender
+    base_url: str | None = None  # the platform API's URL (tests: a local fake)
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(default=0, ge=0, le=65535)
+    edit_interval: Seconds = 1.0  # streaming: at most one edit per interval
+    stream: bool = True
+    catch_up_interval: Seconds = 30.0
+    reconnect_max: Seconds = 30.0
+    max_attempts: int = Field(default=50, ge=1)  # outbound: give up after this many tries
+    transcription_account: str | None = None  # unset: the workspace's account if OpenAI
+    transcription_model: str = "whisper-1"
+    options: dict[str, str] = Field(default_factory=dict)  # for plugin channels
+
+
 class Config(_Strict):
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)
     workspaces: dict[str, WorkspaceConfig] = Field(default_factory=dict)
@@ -92,8 +119,9 @@ class Config(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
     pricing: dict[str, PriceConfig] = Field(default_factory=dict)
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
 
-    @field_validator("accounts", "workspaces")
+    @field_validator("accounts", "workspaces", "channels")
     @classmethod
     def _names(cls, value: dict) -> dict:
         import re

@@ -83,6 +83,7 @@ class Host:
         self._requeue: list[str] = []
         self._rekick: set[str] = set()
         self._ready = asyncio.Event()
+        self.channels: Any = None  # ChannelManager (channels/manager.py), once started
         self.git = GitOps(  # workspaces bound to git repositories (docs/git.md)
             config=config,
             data_dir=paths.data_dir,
@@ -152,6 +153,11 @@ class Host:
         self._ready.set()
         for name in self._requeue:  # committed messages no turn consumed before the crash
             self._kick(name)
+        if self.config.channels:  # chat bridges (docs/channels.md)
+            from pynchy_tui.channels.manager import ChannelManager
+
+            self.channels = ChannelManager(self)
+            await self.channels.start()
 
     async def _recover(self) -> None:
         """Mark turns a crash interrupted and re-queue inbound messages no turn consumed."""
@@ -180,6 +186,8 @@ class Host:
         if self.state in ("stopping", "stopped"):
             return
         self._set_state("stopping")
+        if self.channels is not None:
+            await self.channels.stop()
         tasks = list(self._tasks.values())
         for t in tasks:
             t.cancel()

@@ -19,6 +19,18 @@ def _openai(**kw: Any) -> Any:
     return OpenAIProvider(**kw)
 
 
+def _channel(type_: str, module: str, cls: str) -> Any:
+    """A lazy channel factory: the bridge's client library is imported only when used."""
+
+    def factory(name: str, settings: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), cls)(name, settings)
+
+    factory.type = type_  # type: ignore[attr-defined]
+    return factory
+
+
 class Builtin:
     @hookimpl
     def pynchy_providers(self) -> dict[str, Any]:
@@ -32,3 +44,10 @@ class Builtin:
         from pynchy_tui.runtime.process import ProcessRuntime
 
         return [DockerRuntime(), BubblewrapRuntime(), ProcessRuntime()]
+
+    @hookimpl
+    def pynchy_channels(self) -> list[Any]:
+        return [
+            _channel("fake", "pynchy_tui.testing.fake_channel", "FakeChannel"),
+            _channel("telegram", "pynchy_tui.channels.telegram", "TelegramChannel"),
+        ]
