@@ -142,6 +142,13 @@ class ChannelManager:
         self._stopping = True
         if self._sub is not None:
             self._sub.close()
+        # A sender finishes the delivery in hand (send + mark sent), so a clean stop never
+        # leaves a delivered row pending (it would be sent again after the restart).
+        senders = [t for t in self._tasks if t.get_name().endswith("-sender")]
+        for ev in self._wake.values():
+            ev.set()
+        if senders:
+            await asyncio.wait(senders, timeout=5)
         tasks = self._tasks + [s.task for s in self._streams.values() if s.task]
         for t in tasks:
             t.cancel()
@@ -468,6 +475,8 @@ class ChannelManager:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(wake.wait(), 0.5)
             wake.clear()
+            if self._stopping:
+                return
             if not ch.connected:
                 retry_at.clear()  # after a reconnect, try at once
                 continue
@@ -475,6 +484,8 @@ class ChannelManager:
             blocked: set[str] = set()
             now = time.monotonic()
             for row in rows:
+                if self._stopping:
+                    return
                 chat = row["chat"]
                 if chat in blocked or retry_at.get(chat, 0) > now:
                     blocked.add(chat)
