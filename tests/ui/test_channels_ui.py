@@ -1,0 +1,43 @@
+"""Channels in the TUI: 100 consecutive exchanges from a channel each show their reply without
+a follow-up message (the messaging-desync bug, B3), with the channel's badge."""
+
+from __future__ import annotations
+
+import pytest
+
+from pynchy_tui.testing.fake_channel import FakePlatform
+from pynchy_tui.widgets.chat_message import ChatMessage
+from tests.conftest import account_toml, process_runtime_toml
+from tests.ui.conftest import ready, texts, wait_until
+
+
+def _config(server, name: str) -> str:
+    return (
+        account_toml("local", server)
+        + "[workspaces.w]\n"
+        + process_runtime_toml().replace('idle_timeout = "0s"', 'idle_timeout = "600s"')
+        + f'[channels.{name}]\ntype = "fake"\nchats = {{ "c1" = "w" }}\ntrusted = ["alice"]\n'
+        + 'edit_interval = "0.05s"\n'
+    )
+
+
+# The transcript's cost grows with its length (about 1 s per exchange near 200 messages under
+# Pilot), so this test needs more than the default 120 s budget on a small machine.
+@pytest.mark.timeout(300)
+async def test_100_channel_exchanges_each_show_their_reply(make_app, scripted) -> None:
+    platform = FakePlatform("phone")
+    try:
+        server = scripted([f"answer {i}" for i in range(100)])
+        app = make_app(_config(server, "phone"))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot)
+            await wait_until(pilot, lambda: app.host.channels.states.get("phone") == "connected")
+            for i in range(100):
+                platform.post("c1", "alice", f"question {i}")
+                await wait_until(pilot, lambda i=i: f"answer {i}" in texts(app))
+                await wait_until(pilot, lambda i=i: f"answer {i}" in platform.sent_texts("c1"))
+            assert platform.sent_texts("c1") == [f"answer {i}" for i in range(100)]
+            badges = [m for m in app.main_screen.query(ChatMessage) if m.source == "channel:phone"]
+            assert badges and badges[-1].text == "question 99"
+    finally:
+        FakePlatform.registry.pop("phone", None)
