@@ -32,6 +32,7 @@ class WorkspaceCommands(Provider):
                 partial(main.run_slash, "/stop"),
                 "cancel what the agent does",
             ),
+            *self._git_commands(),
             ("Settings", app.action_settings, "theme, tips, accounts, runtime (F2)"),
             ("Help", app.action_help, "keys and slash commands (F1)"),
         ]
@@ -42,6 +43,43 @@ class WorkspaceCommands(Provider):
                     partial(app.confirm_delete, ws.name),
                     "files move to the trash folder",
                 )
+            )
+        return out
+
+    def _git_commands(self) -> list[tuple[str, Callable[[], Any], str]]:
+        """Git actions for the selected workspace: bind it, or sync and view its diff."""
+        app: PynchyApp = self.app  # type: ignore[assignment]
+        main = app.main_screen
+        name = main.selected
+        if name is None or app.host.state != "ready":
+            return []
+        conf = app.host.config.workspaces.get(name)
+        if conf is None or not conf.repo:
+            return [
+                (
+                    "Bind workspace to a git repository",
+                    main.prompt_bind_repo,
+                    f"{name} works on its own clone, on branch pynchy/{name}",
+                )
+            ]
+        out: list[tuple[str, Callable[[], Any], str]] = [
+            (
+                f"Sync {name} to main",
+                main.sync_selected,
+                "rebase the branch on main, then fast-forward main"
+                if conf.sync == "rebase"
+                else "merge the branch into main",
+            ),
+            ("Show the diff full screen", main.action_diff_full, "every file, line numbers (F5)"),
+        ]
+        if conf.deputy_review:
+            out.insert(
+                1,
+                (
+                    f"Sync {name} to main without the deputy review",
+                    partial(main.sync_selected, False),
+                    "you take the reviewer's place",
+                ),
             )
         return out
 

@@ -19,11 +19,13 @@ from pynchy_tui.host.host import HostError
 from pynchy_tui.messages import HostEvents
 from pynchy_tui.screens.approval import ApprovalAnswer, ApprovalScreen
 from pynchy_tui.screens.approvals_inbox import ApprovalsInbox
+from pynchy_tui.screens.diff import DiffScreen
 from pynchy_tui.screens.pager import PagerScreen
 from pynchy_tui.screens.prompt import PromptScreen
 from pynchy_tui.widgets.composer import Composer
 from pynchy_tui.widgets.container_table import ContainerTable, SandboxView
 from pynchy_tui.widgets.diff_pane import DiffPane
+from pynchy_tui.widgets.diff_view import DiffView
 from pynchy_tui.widgets.status_bar import StatusBar
 from pynchy_tui.widgets.tips_bar import TipsBar
 from pynchy_tui.widgets.tool_call import ToolCallBlock
@@ -44,6 +46,7 @@ class MainScreen(Screen[None]):
         Binding("ctrl+w", "focus('workspaces')", "Workspaces", show=False),
         Binding("ctrl+t", "focus('transcript')", "Transcript", show=False),
         Binding("ctrl+l", "focus('composer')", "Composer", show=False),
+        Binding("f5", "diff_full", "Diff", show=False),
     ]
 
     def __init__(self) -> None:
@@ -54,6 +57,8 @@ class MainScreen(Screen[None]):
         self.history_shown: str | None = None  # the workspace whose history is on screen
         self.approvals: dict[str, dict] = {}  # pending approvals by id, as the bus told us
         self._approval_open = False
+        self._diff_running = False  # a diff refresh is in flight
+        self._diff_again = False  # and another was asked for meanwhile
 
     @property
     def papp(self) -> PynchyApp:
@@ -141,9 +146,109 @@ class MainScreen(Screen[None]):
         if view is not None:
             view.unread = 0
         self._render_list()
-        conf = self.papp.host.config.workspaces.get(name)
-        self.query_one(DiffPane).show_workspace(name, conf.repo if conf else None)
+        self.show_diff(name)
         self.load_history(name)
+
+    # -- the diff pane ---------------------------------------------------------------------
+
+    def show_diff(self, name: str | None) -> None:
+        """Point the diff pane at a workspace and read its diff (off the event loop)."""
+        pane = self.query_one(DiffPane)
+        host = self.papp.host
+        conf = host.config.workspaces.get(name) if name else None
+        repo = conf.repo if conf else None
+        pane.show_workspace(name, repo)
+        if name and repo:
+            broken = host.git.broken.get(name)
+            if broken:
+                pane.show_message(f"{repo}: not usable: {broken}", warning=True)
+            else:
+                self.refresh_diff()
+
+    def refresh_diff(self) -> None:
+        """Re-read the selected workspace's diff; bursts collapse into one read at a time."""
+        if self._diff_running:
+            self._diff_again = True
+            return
+        self._diff_running = True
+        self._read_diff()
+
+    @work(group="diff", exit_on_error=False)
+    async def _read_diff(self) -> None:
+        try:
+            while True:
+                self._diff_again = False
+                name = self.selected
+                if name is None:
+                    return
+                try:
+                    snap = await self.papp.host.git.diff(name)
+                except Exception as exc:  # git trouble is shown, never fatal to the UI
+                    if name == self.selected:
+                        self.query_one(DiffPane).show_message(f"diff failed: {exc}", True)
+                    snap = None
+                if snap is not None and name == self.selected:
+                    self.query_one(DiffPane).show_snapshot(snap)
+                    screen = self.app.screen
+                    if isinstance(screen, DiffScreen) and screen.snapshot.workspace == name:
+                        screen.update(snap)
+                if not self._diff_again:
+                    return
+        finally:
+            self._diff_running = False
+
+    def action_diff_full(self) -> None:
+        self._open_full(self.selected)
+
+    @on(DiffPane.OpenFull)
+    def _on_open_full(self, message: DiffPane.OpenFull) -> None:
+        self._open_full(message.workspace)
+
+    def _open_full(self, workspace: str | None) -> None:
+        pane = self.query_one(DiffPane)
+        if workspace is None or pane.snapshot is None or pane.workspace != workspace:
+            self.notify("no diff to show: the workspace is not bound to a git repository")
+            return
+        self.app.push_screen(DiffScreen(pane.snapshot))
+
+    @on(DiffView.LoadFile)
+    async def _on_load_file(self, message: DiffView.LoadFile) -> None:
+        if self.selected:
+            lines = await self.papp.host.git.file_lines(self.selected, message.path)
+            message.view.set_file_lines(message.path, lines)
+
+    async def sync_selected(self, review: bool = True) -> None:
+        """The palette's "Sync to main": the outcome is in the transcript and a toast."""
+        if self.selected is None:
+            return
+        name = self.selected
+        self.notify(f"syncing {name} to main…", timeout=3)
+        try:
+            result = await self.papp.host.sync_to_main(name, review=review)
+        except HostError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        first = result.message.splitlines()[0]
+        self.notify(first, severity="information" if result.ok else "warning", timeout=8)
+
+    async def prompt_bind_repo(self) -> None:
+        if self.selected is None:
+            self.notify("select a workspace first", severity="warning")
+            return
+        name = self.selected
+        path = await self.app.push_screen_wait(
+            PromptScreen(f"Bind {name} to the git repository at (path):")
+        )
+        if not path:
+            return
+        try:
+            await self.papp.host.bind_repo(name, path)
+        except HostError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(f"{name} now works on its own clone of {path}")
+        if self.selected == name:
+            self.show_diff(name)
 
     @work(exclusive=True, group="history")
     async def load_history(self, name: str) -> None:
@@ -337,7 +442,9 @@ class MainScreen(Screen[None]):
                 await self.refresh_workspaces()
                 return False
             case ev.MessageReceived():
-                if here:
+                if here and e.role == "system":
+                    await t.add_message("system", e.text)
+                elif here:
                     await t.add_message(
                         "user", e.text, source=e.source, sender=e.sender, trusted=e.trusted
                     )
@@ -454,6 +561,9 @@ class MainScreen(Screen[None]):
                         old.detail if old else "",
                     )
                 )
+            case ev.DiffChanged():
+                if here:
+                    self.refresh_diff()
             case ev.Notice():
                 severity = {"warning": "warning", "error": "error"}.get(e.level, "information")
                 self.notify(e.text, severity=severity)  # type: ignore[arg-type]

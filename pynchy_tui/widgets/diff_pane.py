@@ -1,7 +1,7 @@
 """Provides the diff pane: the selected workspace's changes against the main commit its branch
 forked from (committed and uncommitted together), as a summary line, a file list with +/-
 counts and the syntax-highlighted patch. Long files are cut per file (Enter expands); `f` (or
-F4) opens the full-screen diff. A workspace without a repository says so plainly."""
+F5) opens the full-screen diff. A workspace without a repository says so plainly."""
 
 from __future__ import annotations
 
@@ -69,8 +69,9 @@ class DiffPane(Vertical):
     DiffPane #diff-files { height: auto; max-height: 7; border: none; padding: 0;
         background: $surface; scrollbar-size-vertical: 1; }
     DiffPane #diff-files:focus { border: none; }
-    DiffPane #diff-view { height: 1fr; }
+    DiffPane #diff-view { height: 1fr; scrollbar-size-horizontal: 0; }
     DiffPane.-empty #diff-files, DiffPane.-empty #diff-view { display: none; }
+    DiffPane.-empty #diff-summary { height: 1fr; max-height: 100%; }
     """
     BINDINGS = [Binding("f", "full", "Full diff", show=False)]
 
@@ -85,7 +86,7 @@ class DiffPane(Vertical):
         super().__init__(id=id)
         self.workspace: str | None = None
         self.snapshot: DiffSnapshot | None = None
-        self.message = "no workspace selected"
+        self.message = ""
 
     def compose(self) -> ComposeResult:
         yield Static(self.message, id="diff-summary")
@@ -123,10 +124,7 @@ class DiffPane(Vertical):
         if workspace is None:
             self.show_message("no workspace selected")
         elif repo is None:
-            self.show_message(
-                f"no repository: {workspace} is not bound to a git repo "
-                "(Ctrl+P → Bind workspace to a git repository)"
-            )
+            self.show_message(f"no repository: {workspace} is not bound to a git repo")
         elif changed or self.snapshot is None:
             self.show_message(f"{repo}: reading the diff…")
 

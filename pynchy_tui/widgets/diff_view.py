@@ -283,8 +283,11 @@ class DiffView(ScrollView, can_focus=True):
         return f"{f.status} {name}{extra}  {counts}{dirty}"
 
     def _styles(self) -> dict[str, Style]:
+        """Backgrounds (translucent in CSS) are blended onto the view's own background;
+        the foreground-only styles are partial so they keep the line's background."""
+        with_bg = ("file", "add", "del", "cursor")
         return {
-            name: self.get_component_rich_style(f"diff-view--{name}", partial=True)
+            name: self.get_component_rich_style(f"diff-view--{name}", partial=name not in with_bg)
             for name in (
                 "file",
                 "hunk",

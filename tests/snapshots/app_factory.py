@@ -132,3 +132,46 @@ def busy_events() -> list[Event]:
     for i in range(0, len(FENCED_REPLY), 7):
         out.append(AgentDelta("notes", 7, FENCED_REPLY[i : i + 7]))
     return out
+
+
+def diff_snapshot(workspace: str = "notes") -> Any:
+    """A fixed diff: a Python edit in two hunks, a new file, a deletion, an uncommitted
+    change and a long generated file that the pane cuts."""
+    from pynchy_tui.gitops.diff import DiffSnapshot, FileDiff
+
+    parser = (
+        "@@ -1,6 +1,7 @@",
+        ' """Parse key=value config files."""',
+        "-import re",
+        "+import re",
+        "+from pathlib import Path",
+        " ",
+        " def parse(line: str) -> dict:",
+        '-    key, value = line.split("=")',
+        '+    key, _, value = line.partition("=")',
+        "     return {key.strip(): value.strip()}",
+        "@@ -20,4 +21,6 @@ def load(path):",
+        "     for line in text.splitlines():",
+        "-        out.update(parse(line))",
+        '+        if line.strip() and not line.startswith("#"):',
+        "+            out.update(parse(line))",
+        "     return out",
+    )
+    test = (
+        "@@ -0,0 +1,5 @@",
+        "+from config import parse",
+        "+",
+        "+",
+        "+def test_value_with_equals():",
+        '+    assert parse("a = b=c") == {"a": "b=c"}',
+    )
+    table = ("@@ -0,0 +1,120 @@",) + tuple(f"+ROW_{i:03d} = {i * 7}" for i in range(120))
+    files = (
+        FileDiff("config.py", "M", 5, 3, lines=parser),
+        FileDiff(
+            "old_parser.py", "D", 0, 2, lines=("@@ -1,2 +0,0 @@", "-def parse(line):", "-    pass")
+        ),
+        FileDiff("table.py", "A", 120, 0, lines=table),
+        FileDiff("tests/test_config.py", "A", 5, 0, uncommitted=True, lines=test),
+    )
+    return DiffSnapshot(workspace, f"pynchy/{workspace}", "main", "0" * 40, "1" * 40, files, 2, 1)

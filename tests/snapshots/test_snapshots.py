@@ -222,3 +222,36 @@ def test_approvals_inbox(snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(make_snapshot_app(), terminal_size=(120, 30), run_before=run_before)
+
+
+async def _show_diff(pilot) -> None:
+    from pynchy_tui.widgets.diff_pane import DiffPane
+    from tests.snapshots.app_factory import diff_snapshot
+
+    await wait_ready(pilot)
+    await inject(pilot, busy_events()[:5])
+    pilot.app.main_screen.query_one(DiffPane).show_snapshot(diff_snapshot())
+    await pilot.pause()
+
+
+def test_diff_pane(snap_compare) -> None:
+    """You should see the diff pane under the containers: the branch, 4 files +130 -5, two
+    commits to sync, one uncommitted file (yellow dot), the file list with +/- counts, and the
+    highlighted patch of config.py in two hunks with green/red lines."""
+    assert snap_compare(make_snapshot_app(), terminal_size=(150, 44), run_before=_show_diff)
+
+
+def test_diff_full_screen(snap_compare) -> None:
+    """You should see the full-screen diff: the file list on the left, the patch with old/new
+    line numbers, table.py's 120 added lines and the uncommitted test file."""
+
+    async def run_before(pilot) -> None:
+        from pynchy_tui.screens.diff import DiffScreen
+        from tests.ui.conftest import wait_until
+
+        await _show_diff(pilot)
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, DiffScreen))
+        await pilot.pause()
+
+    assert snap_compare(make_snapshot_app(), terminal_size=(140, 40), run_before=run_before)
