@@ -12,12 +12,13 @@ Blocking; the async side calls `compute` in a thread.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pynchy_tui.gitops import worktree as wt
-from pynchy_tui.gitops.git import git, out
+from pynchy_tui.gitops.git import git, out, valid_sha
 
 PATCH_LINE_LIMIT = 40_000  # above this, patches are read file by file, when shown
 DIFF_OPTS = ("--no-color", "--no-ext-diff", "--no-textconv", "-M", "--src-prefix=a/")
@@ -88,36 +89,15 @@ def _split_z(text: str) -> list[str]:
     return parts[:-1] if parts and parts[-1] == "" else parts
 
 
-def _name_status(shadow: Path, work: Path, base: str) -> list[tuple[str, str, str | None]]:
+def _changes(
+    shadow: Path, work: Path, base: str
+) -> tuple[list[tuple[str, str, str | None]], dict[str, tuple[int, int, bool]]]:
+    """(status, path, old path) of each changed file and its +/- counts, in one git call."""
     raw = git(
         "diff",
         "--cached",
         "-z",
-        "--name-status",
-        "-M",
-        base,
-        git_dir=shadow,
-        work_tree=work,
-        index=shadow / wt.PANE_INDEX,
-        hardened=True,
-    ).out
-    parts, rows, i = _split_z(raw), [], 0
-    while i < len(parts):
-        code = parts[i]
-        if code[:1] in ("R", "C"):
-            rows.append((code[0], parts[i + 2], parts[i + 1]))
-            i += 3
-        else:
-            rows.append((code[:1], parts[i + 1], None))
-            i += 2
-    return rows
-
-
-def _numstat(shadow: Path, work: Path, base: str) -> dict[str, tuple[int, int, bool]]:
-    raw = git(
-        "diff",
-        "--cached",
-        "-z",
+        "--raw",
         "--numstat",
         "-M",
         base,
@@ -126,9 +106,22 @@ def _numstat(shadow: Path, work: Path, base: str) -> dict[str, tuple[int, int, b
         index=shadow / wt.PANE_INDEX,
         hardened=True,
     ).out
-    parts, stats, i = _split_z(raw), {}, 0
+    parts = _split_z(raw)
+    rows: list[tuple[str, str, str | None]] = []
+    stats: dict[str, tuple[int, int, bool]] = {}
+    i = 0
     while i < len(parts):
-        added, removed, path = parts[i].split("\t", 2)
+        part = parts[i]
+        if part.startswith(":"):  # ":100644 100644 <sha> <sha> M" then the path(s)
+            code = part.rsplit(" ", 1)[-1]
+            if code[:1] in ("R", "C"):
+                rows.append((code[0], parts[i + 2], parts[i + 1]))
+                i += 3
+            else:
+                rows.append((code[:1], parts[i + 1], None))
+                i += 2
+            continue
+        added, removed, path = part.split("\t", 2)
         if path == "":  # a rename: old and new path follow
             path = parts[i + 2]
             i += 3
@@ -136,7 +129,7 @@ def _numstat(shadow: Path, work: Path, base: str) -> dict[str, tuple[int, int, b
             i += 1
         binary = added == "-"
         stats[path] = (0 if binary else int(added), 0 if binary else int(removed), binary)
-    return stats
+    return rows, stats
 
 
 def _uncommitted(shadow: Path, work: Path, head: str | None) -> set[str] | None:
@@ -218,6 +211,38 @@ def file_lines(shadow: Path, work: Path, base: str, f: FileDiff) -> tuple[str, .
     return tuple(chunks[-1]) if chunks else ()
 
 
+_KNOWN: set[tuple[str, str]] = set()
+
+
+def _known(shadow: Path, sha: str) -> bool:
+    """Whether the shadow has this commit (remembered: objects never leave it)."""
+    key = (str(shadow), sha)
+    if key in _KNOWN:
+        return True
+    if wt.has_commit(shadow, sha):
+        _KNOWN.add(key)
+        return True
+    return False
+
+
+def _ref(shadow: Path, name: str) -> str:
+    """A ref of the shadow (trusted; pynchy writes them loose), read without a subprocess."""
+    try:
+        sha = (shadow / name).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        sha = ""
+    return sha if valid_sha(sha) else wt.rev(shadow, name)
+
+
+@functools.lru_cache(maxsize=256)
+def _positions(shadow: str, head: str | None, delivered: str, main: str) -> tuple[str, int, int]:
+    """(base, ahead, behind) for these commits; commits never change, so this is cached."""
+    base = merge_base(Path(shadow), head, delivered)
+    ahead = wt.count(Path(shadow), f"{delivered}..{head}") if head else 0
+    behind = wt.count(Path(shadow), f"{base}..{main}") if main else 0
+    return base, ahead, behind
+
+
 def merge_base(shadow: Path, head: str | None, delivered: str) -> str:
     if head is None:
         return delivered
@@ -236,15 +261,16 @@ def compute(
     """The workspace's diff now. `fetch=False` trusts the last fetched HEAD when the clone's
     HEAD file still names it (the common case: only files changed)."""
     head = wt.read_head(work)
-    if head is None or not wt.has_commit(shadow, head):
+    if head is None or not _known(shadow, head):
         head = wt.fetch_head(shadow, work) if fetch else head
-    delivered = wt.rev(shadow, "refs/pynchy/delivered")
-    base = merge_base(shadow, head, delivered)
+    delivered = _ref(shadow, "refs/pynchy/delivered")
+    main = _ref(shadow, "refs/pynchy/main")
+    base, ahead, behind = _positions(str(shadow), head, delivered, main)
     index_files(shadow, work)
-    stats = _numstat(shadow, work, base)
+    changes, stats = _changes(shadow, work, base)
     dirty = _uncommitted(shadow, work, head)
     files = []
-    for status, path, old in _name_status(shadow, work, base):
+    for status, path, old in changes:
         added, removed, binary = stats.get(path, (0, 0, False))
         files.append(
             FileDiff(
@@ -265,9 +291,6 @@ def compute(
             files = [replace(f, lines=tuple(c)) for f, c in zip(files, chunks, strict=True)]
         else:  # should not happen; read them one by one rather than mismatch them
             files = [replace(f, lines=file_lines(shadow, work, base, f)) for f in files]
-    ahead = wt.count(shadow, f"{delivered}..{head}") if head else 0
-    main = wt.rev(shadow, "refs/pynchy/main")
-    behind = wt.count(shadow, f"{base}..{main}") if main else 0
     op = wt.operation_in_progress(work)
     conflicts: tuple[str, ...] = ()
     if op and state.conflict:
