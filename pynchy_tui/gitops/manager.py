@@ -103,6 +103,7 @@ class GitOps:
         submit_many: Callable[[str, list[tuple[str, str, str]]], Awaitable[None]],
         is_busy: Callable[[str], bool],
         audit: Callable[..., Awaitable[None]] | None = None,
+        record_usage: Callable[[str, str, Any], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
@@ -115,6 +116,7 @@ class GitOps:
         self.submit_many = submit_many
         self.is_busy = is_busy
         self.audit = audit
+        self.record_usage = record_usage  # (workspace, account, Usage): the reviewer's cost
         self.bindings: dict[str, Binding] = {}
         self.broken: dict[str, str] = {}  # workspace -> why its binding does not work
         self._watches: dict[str, _Watch] = {}
@@ -649,13 +651,18 @@ class GitOps:
             return review.Verdict(False, ("no model account for the deputy review",))
         prompt = await asyncio.to_thread(_review_prompt, b, main, candidate, conf.conventions)
         provider = self.provider_for(account_name)
-        return await review.review(
+        verdict = await review.review(
             provider,
             account.model,
             prompt,
             timeout=conf.review_timeout,
             max_tokens=min(account.max_tokens, 2048),
         )
+        if self.record_usage is not None and (
+            verdict.usage.input_tokens or verdict.usage.output_tokens
+        ):
+            await self.record_usage(b.workspace, account_name, verdict.usage)
+        return verdict
 
     # -- main moved: the others follow -----------------------------------------------------
 

@@ -39,6 +39,7 @@ from pynchy_tui.host.history import page as history_page
 from pynchy_tui.plugins.registry import Plugins, load_plugins
 from pynchy_tui.providers.accounts import build_provider
 from pynchy_tui.providers.base import Provider, ToolCall
+from pynchy_tui.providers.pricing import price_for
 from pynchy_tui.runtime.manager import SandboxManager
 from pynchy_tui.security.approvals import ApprovalBroker, Decided
 from pynchy_tui.security.policy import ToolCallInfo, rule_matches
@@ -96,6 +97,7 @@ class Host:
             submit_many=self.submit_many,
             is_busy=self.is_busy,
             audit=self._audit_host,
+            record_usage=self._review_usage,
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -456,6 +458,21 @@ class Host:
                 audit_table.record, row.id if row else None, tool, args, decision, **kw
             )
 
+    async def _review_usage(self, workspace: str, account_name: str, usage: Any) -> None:
+        """The deputy reviewer's tokens and cost count like a turn's: added to the running
+        turn that asked for the sync, else recorded as a turn of its own (budget, totals)."""
+        row = self._ws.get(workspace)
+        account = self.config.accounts.get(account_name)
+        if row is None or account is None or self.store is None:
+            return
+        cost = price_for(account.model, self.config.pricing).cost(
+            usage.input_tokens, usage.output_tokens
+        )
+        turn_id = self._current_turn.get(workspace)
+        await self.store.call(
+            _add_review_usage, row.id, turn_id, account_name, account.model, usage, cost
+        )
+
     def is_busy(self, workspace: str) -> bool:
         return workspace in self._tasks
 
@@ -706,6 +723,22 @@ def _decided_while_down(conn: Any) -> list[dict[str, Any]]:
         " AND json_extract(i.data, '$.id') = a.call_id)"
     ).fetchall()
     return [approvals_table.get(conn, r[0]) for r in rows]
+
+
+def _add_review_usage(
+    conn: Any,
+    ws_id: int,
+    turn_id: int | None,
+    account: str,
+    model: str,
+    usage: Any,
+    cost: float,
+) -> None:
+    with transaction(conn):
+        if turn_id is None:
+            turn_id = turns.start(conn, ws_id, account, model)
+            turns.finish(conn, turn_id, "done", "deputy review")
+        turns.add_usage(conn, turn_id, usage.input_tokens, usage.output_tokens, cost)
 
 
 def _add_many(

@@ -401,3 +401,66 @@ async def test_the_host_never_runs_what_the_sandbox_wrote_into_its_clone(
     assert snap.ahead == 1 and snap.uncommitted == ("src/app.py",)
     assert any(line == "+x = 3" for line in snap.file("src/app.py").lines)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("pwned")) == []
+
+
+def _tool_names(request: dict) -> set[str]:
+    return {t["function"]["name"] for t in request["body"].get("tools", [])}
+
+
+async def test_the_sync_tool_and_git_prompt_only_in_bound_workspaces(
+    make_host, scripted, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    server = scripted(["one", "two"])
+    host = await make_host(_config(server, repo) + "[workspaces.plain]\n")
+    await _turn(host, "w", "hi")
+    await _turn(host, "plain", "hi")
+    bound, plain = server.requests[0], server.requests[1]
+    assert "sync_to_main" in _tool_names(bound) and "sync_to_main" not in _tool_names(plain)
+    system = bound["body"]["messages"][0]["content"]
+    assert "branch pynchy/w" in system and "sync_to_main" in system
+    assert "pynchy/" not in plain["body"]["messages"][0]["content"]
+    assert host.workspace_dir("plain") == host.paths.workspaces_dir / "plain"
+
+
+async def test_rename_and_delete_a_bound_workspace(make_host, scripted, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    host = await make_host(_config(scripted([]), repo))
+    work = host.workspace_dir("w")
+    (work / "wip.txt").write_text("work in progress\n")
+    await host.rename_workspace("w", "v")
+    moved = host.workspace_dir("v")
+    assert moved == host.paths.data_dir / "worktrees" / "v" and not work.exists()
+    assert (moved / "wip.txt").exists()
+    assert run_git(moved, "branch", "--show-current") == "pynchy/w"  # the branch keeps its name
+    snap = await host.git.diff("v", force=True)
+    assert [f.path for f in snap.files] == ["wip.txt"]
+    trash = await host.delete_workspace("v")
+    assert trash is not None and (trash / "wip.txt").exists()
+    assert (trash / ".pynchy-shadow.git").is_dir()
+    assert not moved.exists() and "v" not in host.git.bindings
+    assert main_sha(repo) == run_git(repo, "rev-parse", "HEAD")  # the person's repo untouched
+
+
+async def test_a_review_the_person_asked_for_counts_in_todays_usage(
+    make_host, scripted, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    server = scripted(
+        [{"steps": [{"text": '{"verdict": "approve", "reasons": []}'}], "match": "## The diff"}]
+    )
+    host = await make_host(_config(server, repo, "deputy_review = true\n"))
+    work = host.workspace_dir("w")
+    (work / "n.txt").write_text("n\n")
+    run_git(work, "add", "-A")
+    run_git(work, "commit", "-qm", "n")
+    before = await host.today_usage()
+    r = await host.sync_to_main("w")
+    assert r.status == "synced", r.message
+    after = await host.today_usage()
+    assert after[0] + after[1] > before[0] + before[1]
+    assert "+n" in "\n".join(
+        m.get("content", "")
+        for m in server.requests[0]["body"]["messages"]
+        if isinstance(m.get("content"), str)
+    )
