@@ -23,6 +23,7 @@ KEYS = [
     ("Ctrl+P", "command palette: workspaces and actions"),
     ("F1", "this help"),
     ("F2", "settings"),
+    ("F5", "the full-screen diff (workspaces bound to a git repository)"),
     ("Ctrl+Q", "quit"),
 ]
 

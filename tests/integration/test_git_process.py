@@ -464,3 +464,17 @@ async def test_a_review_the_person_asked_for_counts_in_todays_usage(
         for m in server.requests[0]["body"]["messages"]
         if isinstance(m.get("content"), str)
     )
+
+
+async def test_a_bare_repository_works_too(make_host, scripted, tmp_path: Path) -> None:
+    src = make_repo(tmp_path / "src")
+    bare = tmp_path / "bare.git"
+    run_git(tmp_path, "clone", "-q", "--bare", str(src), str(bare))
+    host = await make_host(_config(scripted([]), bare))
+    work = host.workspace_dir("w")
+    (work / "b.txt").write_text("b\n")
+    run_git(work, "add", "-A")
+    run_git(work, "commit", "-qm", "into a bare repo")
+    r = await host.sync_to_main("w")
+    assert r.status == "synced", r.message
+    assert run_git(bare, "log", "--format=%s", "-1", "main") == "into a bare repo"
