@@ -161,3 +161,45 @@ async def test_bind_a_workspace_from_the_palette(make_app, scripted, tmp_path: P
         assert app.host.workspace_dir("w") == app.host.paths.data_dir / "worktrees" / "w"
         assert f'repo = "{repo}"' in (app.paths.config_file).read_text()
         assert run_git(app.host.workspace_dir("w"), "branch", "--show-current") == "pynchy/w"
+
+
+async def test_a_huge_diff_is_read_file_by_file_and_stays_responsive(
+    make_app, scripted, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    app = make_app(
+        account_toml("acc", scripted([]))
+        + process_runtime_toml()
+        + f'[workspaces.w]\nrepo = "{repo}"\n'
+    )
+    async with app.run_test(size=(150, 44)) as pilot:
+        await ready(pilot)
+        pane = _pane(app)
+        await wait_until(pilot, lambda: pane.snapshot is not None)
+        work = app.host.workspace_dir("w")
+        (work / "huge.txt").write_text("".join(f"line {i}\n" for i in range(60_000)))
+        (work / "small.py").write_text("x = 1\n")
+        await wait_until(
+            pilot, lambda: pane.snapshot is not None and len(pane.snapshot.files) == 2, 20
+        )
+        assert not pane.snapshot.patches_loaded  # over the limit: nothing read up front
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: isinstance(app.screen, DiffScreen))
+        view = app.screen.query_one(DiffView)
+        assert view.plain_lines()[1] == "  the patch of this file is not read yet (Enter reads it)"
+        view.focus()
+        view.action_jump(0)
+        view.action_cursor(1)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(view.rows) > 2000, 20)
+        lines = view.plain_lines()
+        assert "  … 58,001 more lines (Enter)" in lines  # cut at 2,000 lines until expanded
+        assert lines[-1] == "  the patch of this file is not read yet (Enter reads it)"
+        view.expand_all(True)
+        assert len(view.rows) > 60_000
+        for _ in range(20):  # only the rows on screen are drawn: paging stays cheap
+            await pilot.press("pagedown")
+        view.action_jump(-1)
+        await pilot.pause()
+        assert view.cursor == len(view.rows) - 1
+        assert "+line 59999" in view.plain_lines()
