@@ -164,7 +164,7 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 _APPROVAL_RE = re.compile(
-    r"^\s*/?(approve|allow|yes|deny|reject|no)\s+([A-Za-z0-9_.:-]+)\s*(.*)$", re.I | re.S
+    r"^\s*/?(approve|allow|deny|reject)\s+([A-Za-z0-9_.:-]+)\s*(.*)$", re.I | re.S
 )
 
 
@@ -174,4 +174,4 @@ def parse_approval_reply(text: str) -> tuple[str, bool, str | None] | None:
     if not m:
         return None
     verb, approval_id, reason = m.group(1).lower(), m.group(2), m.group(3).strip()
-    return approval_id, verb in ("approve", "allow", "yes"), reason or None
+    return approval_id, verb in ("approve", "allow"), reason or None

@@ -244,7 +244,9 @@ class ChannelManager:
             await self._advance(name, ch, msg)
             return False
         trusted = msg.sender in settings.trusted
-        if msg.approval is not None or (trusted and parse_approval_reply(msg.text)):
+        if msg.approval is not None or (
+            parse_approval_reply(msg.text) and await self._is_approval(workspace, msg.text)
+        ):
             if await self._store(_seen, source_of(name), msg.chat, msg.message_id):
                 await self._advance(name, ch, msg)
                 return False
@@ -323,6 +325,17 @@ class ChannelManager:
         finally:
             await client.close()
         return result.text
+
+    async def _is_approval(self, workspace: str, text: str) -> bool:
+        """An "approve ID" reply names a real approval of this workspace (else it is an
+        ordinary message that happens to start with such a word)."""
+        from pynchy_tui.state import approvals as approvals_table
+
+        parsed = parse_approval_reply(text)
+        if parsed is None:
+            return False
+        row = await self._store(approvals_table.get, parsed[0])
+        return bool(row) and row.get("workspace") == workspace
 
     async def _answer_approval(self, name: str, workspace: str, msg: InboundMessage) -> None:
         if msg.approval is not None:

@@ -22,6 +22,7 @@ from pynchy_tui.screens.approvals_inbox import ApprovalsInbox
 from pynchy_tui.screens.diff import DiffScreen
 from pynchy_tui.screens.pager import PagerScreen
 from pynchy_tui.screens.prompt import PromptScreen
+from pynchy_tui.widgets.channel_status import ChannelStatus
 from pynchy_tui.widgets.composer import Composer
 from pynchy_tui.widgets.container_table import ContainerTable, SandboxView
 from pynchy_tui.widgets.diff_pane import DiffPane
@@ -78,6 +79,7 @@ class MainScreen(Screen[None]):
             with Vertical(id="side"):
                 yield Label("containers", classes="pane-title")
                 yield ContainerTable(id="containers")
+                yield ChannelStatus(id="channels")
                 yield Label("diff", classes="pane-title")
                 yield DiffPane(id="diff")
         yield StatusBar(id="status")
@@ -440,6 +442,9 @@ class MainScreen(Screen[None]):
                 return False
             case ev.WorkspaceChanged():
                 await self.refresh_workspaces()
+                return False
+            case ev.ChannelStateChanged():
+                self.query_one(ChannelStatus).set_state(e.channel, e.type, e.state, e.detail)
                 return False
             case ev.MessageReceived():
                 if here and e.role == "system":

@@ -43,17 +43,29 @@ class ChatMessage(Vertical):
         self.sender = sender
         self.trusted = trusted
         self._stream: MarkdownStream | None = None
+        self.via: str | None = None  # a reply that also went to this channel
 
     def header_text(self) -> str:
         who = ROLE_LABEL.get(self.role, self.role)
         parts = [who]
         if self.source not in ("tui", "agent"):
             parts.append(f"[{self.source}]")
+        if self.via:
+            parts.append(f"→ [{self.via}]")
+        if self.role == "user" and self._text.startswith(("[Voice:", "[Voice note:")):
+            parts.append("[voice]")
         if self.sender:
             parts.append(self.sender)
         if not self.trusted:
             parts.append("(untrusted)")
         return " ".join(parts)
+
+    def mark_via(self, source: str) -> None:
+        """Badge a reply that went out through a channel as well."""
+        self.via = source
+        for label in self.query(".header"):
+            if isinstance(label, Label):
+                label.update(self.header_text())
 
     def compose(self) -> ComposeResult:
         yield Label(self.header_text(), classes="header")

@@ -147,11 +147,21 @@ class Transcript(VerticalScroll):
             await msg.stop()
             if msg.text.strip() != text.strip():
                 await msg.set_text(text)
+            self._badge_channel_reply(msg)
             return
         last = self._last_reply
         if last is not None and last.is_attached and last.text.strip() == text.strip():
+            self._badge_channel_reply(last)
             return
-        await self.add_message("assistant", text)
+        self._badge_channel_reply(await self.add_message("assistant", text))
+
+    def _badge_channel_reply(self, reply: ChatMessage) -> None:
+        """A reply to a message from a channel went back there too: show its badge."""
+        for child in reversed(self.children):
+            if isinstance(child, ChatMessage) and child.role == "user" and child is not reply:
+                if child.source.startswith("channel:"):
+                    reply.mark_via(child.source)
+                return
 
     async def discard_partial(self, turn_id: int) -> None:
         """The provider is retrying: what streamed so far will be sent again."""

@@ -88,6 +88,7 @@ async def test_voice_untrusted_and_restart_without_redelivery(make_host, scripte
         tg.post_voice(CHAT, ALICE, b"OggS\x00voice", username="alice")
         ev = await wait_for(sub, lambda e: True)
         assert ev.text == "[Voice: remind me to call mum]"
+        await until(lambda: tg.texts(CHAT) == ["heard you"])  # its own turn, not joined
         tg.post_text(CHAT, MALLORY, "hi from a stranger", username="mallory")
         ev = await wait_for(sub, lambda e: True)
         assert ev.trusted is False and ev.sender == "mallory"

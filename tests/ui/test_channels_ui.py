@@ -6,9 +6,12 @@ from __future__ import annotations
 import pytest
 
 from pynchy_tui.testing.fake_channel import FakePlatform
+from pynchy_tui.widgets.channel_status import ChannelStatus
 from pynchy_tui.widgets.chat_message import ChatMessage
 from tests.conftest import account_toml, process_runtime_toml
 from tests.ui.conftest import ready, texts, wait_until
+
+N = 100
 
 
 def _config(server, name: str) -> str:
@@ -27,17 +30,24 @@ def _config(server, name: str) -> str:
 async def test_100_channel_exchanges_each_show_their_reply(make_app, scripted) -> None:
     platform = FakePlatform("phone")
     try:
-        server = scripted([f"answer {i}" for i in range(100)])
+        server = scripted([f"answer {i}" for i in range(N)])
         app = make_app(_config(server, "phone"))
         async with app.run_test(size=(120, 40)) as pilot:
             await ready(pilot)
             await wait_until(pilot, lambda: app.host.channels.states.get("phone") == "connected")
-            for i in range(100):
+            for i in range(N):
                 platform.post("c1", "alice", f"question {i}")
                 await wait_until(pilot, lambda i=i: f"answer {i}" in texts(app))
                 await wait_until(pilot, lambda i=i: f"answer {i}" in platform.sent_texts("c1"))
-            assert platform.sent_texts("c1") == [f"answer {i}" for i in range(100)]
+            assert platform.sent_texts("c1") == [f"answer {i}" for i in range(N)]
             badges = [m for m in app.main_screen.query(ChatMessage) if m.source == "channel:phone"]
-            assert badges and badges[-1].text == "question 99"
+            assert badges and badges[-1].text == f"question {N - 1}"
+            replies = [m for m in app.main_screen.query(ChatMessage) if m.role == "assistant"]
+            assert replies[-1].via == "channel:phone" and "→ [channel:phone]" in (
+                replies[-1].header_text()
+            )
+            status = app.main_screen.query_one(ChannelStatus)
+            assert status.channels["phone"][1] == "connected"
+            assert "phone" in str(status.render_text())
     finally:
         FakePlatform.registry.pop("phone", None)
