@@ -50,4 +50,5 @@ class Builtin:
         return [
             _channel("fake", "pynchy_tui.testing.fake_channel", "FakeChannel"),
             _channel("telegram", "pynchy_tui.channels.telegram", "TelegramChannel"),
+            _channel("slack", "pynchy_tui.channels.slack", "SlackChannel"),
         ]
