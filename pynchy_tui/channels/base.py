@@ -115,6 +115,7 @@ class ChannelBase:
     type: ClassVar[str] = "base"
     max_length = 4000
     cursor_scope = "chat"
+    can_edit = True  # False: no streaming previews (the platform cannot edit messages)
 
     def __init__(self, name: str, settings: Any) -> None:
         self.name = name

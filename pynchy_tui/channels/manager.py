@@ -405,7 +405,11 @@ class ChannelManager:
     async def _stream_turn(self, turn_id: int, acc: _Stream) -> None:
         """Resolve the chats of a streaming turn, then keep their previews current."""
         chats = await self._chats_of_turn(turn_id)
-        chats = [(n, c) for n, c in chats if self.settings[n].stream]
+        chats = [
+            (n, c)
+            for n, c in chats
+            if self.settings[n].stream and getattr(self.channels[n], "can_edit", True)
+        ]
         streams = []
         for name, chat in chats:
             s = self._streams.setdefault((turn_id, name, chat), _Stream(name, chat))

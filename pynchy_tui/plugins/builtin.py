@@ -51,4 +51,5 @@ class Builtin:
             _channel("fake", "pynchy_tui.testing.fake_channel", "FakeChannel"),
             _channel("telegram", "pynchy_tui.channels.telegram", "TelegramChannel"),
             _channel("slack", "pynchy_tui.channels.slack", "SlackChannel"),
+            _channel("whatsapp", "pynchy_tui.channels.whatsapp", "WhatsAppChannel"),
         ]
