@@ -58,6 +58,7 @@ class PynchyApp(App[int]):
         self._control: Any = None
         self._tips: Any = None
         self.exit_code = 0
+        self.closing = False
         for theme in BUILTIN_THEMES.values():
             self.register_theme(theme)
         self._bad_theme = config.ui.theme not in self.available_themes
@@ -209,6 +210,8 @@ class PynchyApp(App[int]):
         self.exit(self.exit_code)
 
     async def shutdown(self) -> None:
+        self.closing = True
+        self.workers.cancel_group(self, "host")  # the bridge first: no events into a closing UI
         if self._control is not None:
             await self._control.stop()
             self._control = None

@@ -12,9 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-from tomlkit.items import Table
-
 from pynchy_tui.config.load import parse_config
 
 DELETE = object()  # sentinel: remove the key
@@ -38,6 +35,8 @@ def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
 
 def update_config(path: Path, updates: Mapping[tuple[str, ...], Any]) -> None:
     """Set (or with DELETE remove) dotted keys, validate the result, then write it."""
+    import tomlkit  # lazy: only settings changes need it, not the first frame
+
     try:
         doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -69,6 +68,9 @@ def update_config(path: Path, updates: Mapping[tuple[str, ...], Any]) -> None:
 
 def rename_table(path: Path, section: str, old: str, new: str) -> None:
     """Rename `[section.old]` to `[section.new]`, keeping its comments."""
+    import tomlkit
+    from tomlkit.items import Table
+
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     parent = doc.get(section)
     if not isinstance(parent, Table | dict) or old not in parent:

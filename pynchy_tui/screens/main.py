@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import getpass
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,8 +17,6 @@ from textual.widgets import Footer, Label, Static
 from pynchy_tui import events as ev
 from pynchy_tui.host.host import HostError
 from pynchy_tui.messages import HostEvents
-from pynchy_tui.screens.approval import ApprovalAnswer, ApprovalScreen
-from pynchy_tui.screens.approvals_inbox import ApprovalsInbox
 from pynchy_tui.screens.diff import DiffScreen
 from pynchy_tui.screens.pager import PagerScreen
 from pynchy_tui.screens.prompt import PromptScreen
@@ -382,6 +380,8 @@ class MainScreen(Screen[None]):
     @work(group="approval")
     async def open_approval(self, approval_id: str) -> None:
         """Show one approval dialog at a time; the next waiting one follows."""
+        from pynchy_tui.screens.approval import ApprovalScreen  # pygments: not at first frame
+
         if self._approval_open or approval_id not in self.approvals:
             return
         self._approval_open = True
@@ -396,7 +396,7 @@ class MainScreen(Screen[None]):
         if nxt is not None and nxt["id"] != approval_id:
             self.open_approval(nxt["id"])
 
-    async def _answer(self, approval: dict, answer: ApprovalAnswer) -> None:
+    async def _answer(self, approval: dict, answer: Any) -> None:
         host = self.papp.host
         by = getpass.getuser()
         if answer.rule:
@@ -411,6 +411,8 @@ class MainScreen(Screen[None]):
 
     @work(group="approval-inbox")
     async def open_inbox(self) -> None:
+        from pynchy_tui.screens.approvals_inbox import ApprovalsInbox
+
         pending = await self.papp.host.pending_approvals()
         for a in pending:
             self.approvals.setdefault(a["id"], a)
@@ -422,6 +424,8 @@ class MainScreen(Screen[None]):
 
     @on(HostEvents)
     async def _on_host_events(self, message: HostEvents) -> None:
+        if self.papp.closing:
+            return  # the host is stopping: its last events must not touch a closing screen
         list_dirty = False
         for event in message.events:
             list_dirty |= await self._apply(event)
@@ -518,6 +522,8 @@ class MainScreen(Screen[None]):
                     )
                 return self._set_status(view, "approval")
             case ev.ApprovalDecided():
+                from pynchy_tui.screens.approval import ApprovalScreen
+
                 self.approvals.pop(e.approval_id, None)
                 screen = self.app.screen
                 if isinstance(screen, ApprovalScreen) and screen.approval["id"] == e.approval_id:
@@ -581,6 +587,8 @@ class MainScreen(Screen[None]):
         return True
 
     async def _refresh_usage(self) -> None:
+        if self.papp.host.store is None:
+            return
         tin, tout, cost = await self.papp.host.today_usage()
         self.status.tokens = tin + tout
         self.status.cost = cost

@@ -3,30 +3,29 @@ through a public sink (a message that may reach a channel, the network)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("an Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
-    ("an OpenAI-style API key", re.compile(r"\bsk-(?:proj-|live-|test-)?[A-Za-z0-9_-]{16,}")),
-    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+_SOURCES: list[tuple[str, str]] = [
+    ("an Anthropic API key", r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
+    ("an OpenAI-style API key", r"\bsk-(?:proj-|live-|test-)?[A-Za-z0-9_-]{16,}"),
+    ("an AWS access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     (
         "a GitHub token",
-        re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|github_pat_\w{40,}"),
+        r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|github_pat_\w{40,}",
     ),
-    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    ("a private key", re.compile(r"-----BEGIN (?:[A-Z ]+ )?PRIVATE KEY-----")),
+    ("a Slack token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+    ("a Google API key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
+    ("a private key", r"-----BEGIN (?:[A-Z ]+ )?PRIVATE KEY-----"),
     (
         "a JSON web token",
-        re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
+        r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
     ),
     (
         "a password or secret assignment",
-        re.compile(
-            r"(?i)\b(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)"
-            r"\s*[:=]\s*['\"]?[^\s'\"]{8,}"
-        ),
+        r"(?i)\b(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)"
+        r"\s*[:=]\s*['\"]?[^\s'\"]{8,}",
     ),
 ]
 
@@ -38,9 +37,15 @@ class Finding:
     end: int
 
 
+@functools.cache
+def patterns() -> list[tuple[str, re.Pattern[str]]]:
+    """Compiled on first use: keeps them off the start-up path."""
+    return [(kind, re.compile(src)) for kind, src in _SOURCES]
+
+
 def scan(text: str) -> list[Finding]:
     found: list[Finding] = []
-    for kind, pattern in PATTERNS:
+    for kind, pattern in patterns():
         for m in pattern.finditer(text):
             if not any(f.start <= m.start() < f.end for f in found):
                 found.append(Finding(kind, m.start(), m.end()))

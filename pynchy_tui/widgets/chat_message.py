@@ -18,7 +18,6 @@ class ChatMessage(Vertical):
     ChatMessage { height: auto; padding: 0 1; margin: 0 0 1 0; }
     ChatMessage > .header { height: 1; color: $text-muted; }
     ChatMessage > Markdown { margin: 0; padding: 0; }
-    ChatMessage > Markdown > *:last-child { margin-bottom: 0; }
     ChatMessage.-user { border-left: thick $primary; }
     ChatMessage.-assistant { border-left: thick $secondary; }
     ChatMessage.-system { border-left: thick $warning; }
