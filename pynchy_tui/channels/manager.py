@@ -226,6 +226,9 @@ class ChannelManager:
                     recovered += 1
         if recovered:
             log.info("channel %s: recovered %d missed message(s)", name, recovered)
+            self.bus.publish(
+                Notice("info", f"recovered {recovered} missed message(s) from channel {name}")
+            )
 
     # -- inbound ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from pynchy_tui.events import (
     ApprovalRequested,
     ChannelStateChanged,
     MessageReceived,
+    Notice,
     TurnFinished,
 )
 from pynchy_tui.state import messages
@@ -89,6 +90,7 @@ async def test_untrusted_marked_or_ignored(make_host, scripted) -> None:
         ev = await wait_for(sub, lambda e: True)
     assert ev.trusted is False
     await until(lambda: platform.sent_texts("c1") == ["noted"])
+    assert host.loop.taint("w").untrusted_sources  # the session is tainted for the policy
 
 
 async def test_untrusted_ignored(make_host, scripted) -> None:
@@ -170,11 +172,13 @@ async def test_approval_prompted_and_answered_in_the_chat(make_host, scripted) -
 
 async def test_outage_both_sides_exactly_once_in_order(make_host, scripted) -> None:
     script = [f"reply {i}" for i in range(6)]
-    host, platform, _server, _name = await _setup(make_host, scripted, script)
+    host, platform, _server, name = await _setup(make_host, scripted, script)
     states: list[str] = []
+    notices: list[str] = []
     host.bus.add_observer(
         lambda e: states.append(e.state) if isinstance(e, ChannelStateChanged) else None
     )
+    host.bus.add_observer(lambda e: notices.append(e.text) if isinstance(e, Notice) else None)
     platform.post("c1", "alice", "msg 0")
     await until(lambda: platform.sent_texts("c1") == ["reply 0"])
     with host.bus.subscribe(TurnFinished) as sub:
@@ -207,6 +211,7 @@ async def test_outage_both_sides_exactly_once_in_order(make_host, scripted) -> N
         await asyncio.sleep(0.05)
     assert ins == ["msg 0", "msg 1", "msg 2", "msg 3"]
     assert len(want) >= 3 and want[:2] == ["reply 0", "reply 1"]
+    assert f"recovered 2 missed message(s) from channel {name}" in notices
 
 
 def test_split_and_parse_helpers() -> None:
