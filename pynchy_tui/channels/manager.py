@@ -89,6 +89,7 @@ class ChannelManager:
         self._stopping = False
         self._sub: Any = None
         self.delivered = 0  # ledger rows marked sent (bench, tests)
+        self._warned: set[tuple[str, str]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -244,6 +245,18 @@ class ChannelManager:
         workspace = settings.chats.get(msg.chat)
         if workspace is None:
             log.debug("channel %s: message from unmapped chat %s ignored", name, msg.chat)
+            await self._advance(name, ch, msg)
+            return False
+        if workspace not in self.host._ws:  # never let one bad mapping block the channel
+            if (name, workspace) not in self._warned:
+                self._warned.add((name, workspace))
+                self.bus.publish(
+                    Notice(
+                        "warning",
+                        f"channel {name}: chat {msg.chat} maps to workspace {workspace!r}, "
+                        "which does not exist; its messages are ignored",
+                    )
+                )
             await self._advance(name, ch, msg)
             return False
         trusted = msg.sender in settings.trusted

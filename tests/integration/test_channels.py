@@ -30,7 +30,7 @@ def channel_toml(name: str, **extra: str) -> str:
     lines = [
         f"[channels.{name}]",
         'type = "fake"',
-        'chats = { "c1" = "w" }',
+        'chats = { "c1" = "w", "c9" = "nowhere" }',
         'trusted = ["alice"]',
         'edit_interval = "0.05s"',
         'catch_up_interval = "0.2s"',
@@ -91,6 +91,16 @@ async def test_untrusted_marked_or_ignored(make_host, scripted) -> None:
     assert ev.trusted is False
     await until(lambda: platform.sent_texts("c1") == ["noted"])
     assert host.loop.taint("w").untrusted_sources  # the session is tainted for the policy
+
+
+async def test_chat_mapped_to_a_missing_workspace_does_not_block(make_host, scripted) -> None:
+    host, platform, _server, _name = await _setup(make_host, scripted, ["still here"])
+    with host.bus.subscribe(Notice) as sub:
+        platform.post("c9", "alice", "into the void")
+        ev = await wait_for(sub, lambda e: "does not exist" in e.text)
+    assert "nowhere" in ev.text
+    platform.post("c1", "alice", "hello")
+    await until(lambda: platform.sent_texts("c1") == ["still here"])
 
 
 async def test_untrusted_ignored(make_host, scripted) -> None:
