@@ -104,10 +104,10 @@ def test_kill_9_mid_turn_everything_once_in_order(home: Path, scripted, tg) -> N
         assert proc.wait(20) == 0
 
 
-@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("seed", range(50))
 def test_sigterm_during_connect_reconnect_and_streaming(home: Path, scripted, tg, seed) -> None:
-    """Real processes: a few SIGTERMs at random points (the in-process test below covers
-    the 50 random points quickly)."""
+    """Real processes, 50 times: SIGTERM of `pynchy serve` at a random point while the
+    channel connects, reconnects or streams; exit 0 and no traceback, every time."""
     rnd = random.Random(seed)
     long = [{"text": "x " * 400, "chunk": 4, "interval_ms": 5}]
     server = scripted([long] * 3)
