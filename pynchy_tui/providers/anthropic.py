@@ -13,8 +13,9 @@ from pynchy_tui.providers.base import (
     TextDelta,
     ToolCall,
     Usage,
+    error_message,
     parse_args,
-    retry_after_seconds,
+    status_error,
 )
 
 
@@ -116,13 +117,7 @@ class AnthropicProvider:
                     stop_reason = ev.delta.stop_reason or stop_reason
                     output_tokens = getattr(ev.usage, "output_tokens", 0) or output_tokens
         except sdk.APIStatusError as exc:
-            status = exc.status_code
-            raise ProviderError(
-                f"Anthropic API error {status}: {_message(exc)}",
-                status=status,
-                retryable=status in (408, 409, 429) or status >= 500,
-                retry_after=retry_after_seconds(exc.response.headers),
-            ) from exc
+            raise status_error("Anthropic API", exc) from exc
         except sdk.APIConnectionError as exc:
             raise ProviderError(f"cannot reach the Anthropic API: {exc}", retryable=True) from exc
         except Exception as exc:  # a broken stream surfaces as a transport error
@@ -136,7 +131,7 @@ class AnthropicProvider:
         try:
             page = await self._client.models.list(limit=5)
         except self._sdk.APIStatusError as exc:
-            raise ProviderError(f"HTTP {exc.status_code}: {_message(exc)}") from exc
+            raise ProviderError(f"HTTP {exc.status_code}: {error_message(exc)}") from exc
         except self._sdk.APIConnectionError as exc:
             raise ProviderError(f"unreachable: {exc}") from exc
         names = [m.id for m in page.data]
@@ -144,12 +139,3 @@ class AnthropicProvider:
 
     async def close(self) -> None:
         await self._client.close()
-
-
-def _message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])
-    return str(getattr(exc, "message", exc))

@@ -100,6 +100,28 @@ def retry_after_seconds(headers: Any) -> float | None:
     return None
 
 
+def error_message(exc: Any) -> str:
+    """The server's own error message from an SDK exception, else the exception text."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+    return str(getattr(exc, "message", exc))
+
+
+def status_error(what: str, exc: Any) -> ProviderError:
+    """An SDK's HTTP status error as a ProviderError: 408/409/429/5xx may be retried, and the
+    server's retry-after is kept."""
+    status = exc.status_code
+    return ProviderError(
+        f"{what} error {status}: {error_message(exc)}",
+        status=status,
+        retryable=status in (408, 409, 429) or status >= 500,
+        retry_after=retry_after_seconds(exc.response.headers),
+    )
+
+
 def parse_args(raw: str) -> dict[str, Any]:
     """Tool arguments as a dict; a model's malformed JSON becomes an explicit error field."""
     import json

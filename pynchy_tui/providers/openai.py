@@ -14,8 +14,9 @@ from pynchy_tui.providers.base import (
     TextDelta,
     ToolCall,
     Usage,
+    error_message,
     parse_args,
-    retry_after_seconds,
+    status_error,
 )
 
 _STOP = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens"}
@@ -101,13 +102,7 @@ class OpenAIProvider:
                     if choice.finish_reason:
                         finish = choice.finish_reason
         except sdk.APIStatusError as exc:
-            status = exc.status_code
-            raise ProviderError(
-                f"OpenAI-compatible API error {status}: {_message(exc)}",
-                status=status,
-                retryable=status in (408, 409, 429) or status >= 500,
-                retry_after=retry_after_seconds(exc.response.headers),
-            ) from exc
+            raise status_error("OpenAI-compatible API", exc) from exc
         except sdk.APIConnectionError as exc:
             raise ProviderError(f"cannot reach the model server: {exc}", retryable=True) from exc
         except Exception as exc:  # a broken stream surfaces as a transport error
@@ -124,19 +119,10 @@ class OpenAIProvider:
         try:
             page = await self._client.models.list()
         except self._sdk.APIStatusError as exc:
-            raise ProviderError(f"HTTP {exc.status_code}: {_message(exc)}") from exc
+            raise ProviderError(f"HTTP {exc.status_code}: {error_message(exc)}") from exc
         except self._sdk.APIConnectionError as exc:
             raise ProviderError(f"unreachable: {exc}") from exc
         return f"reachable, {len(page.data)} model(s) listed"
 
     async def close(self) -> None:
         await self._client.close()
-
-
-def _message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])
-    return str(getattr(exc, "message", exc))
