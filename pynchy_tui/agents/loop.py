@@ -171,23 +171,10 @@ class AgentLoop:
         for _step in range(limits.max_steps_per_turn):
             await self._take_pending(ws, turn_id)
             history = await self.store.call(transcript.active, ws.id)
-            msgs = repair(
-                [
-                    i.data if i.kind != "summary" else compaction.summary_message(i.data["text"])
-                    for i in history
-                ]
-            )
+            msgs = repair(as_messages(history))
             if compaction.needs_compaction(msgs, system, account.context_window):
-                await self._compact(ws, turn_id, provider, account, history, msgs)
-                history = await self.store.call(transcript.active, ws.id)
-                msgs = repair(
-                    [
-                        i.data
-                        if i.kind != "summary"
-                        else compaction.summary_message(i.data["text"])
-                        for i in history
-                    ]
-                )
+                await self._compact(ws, turn_id, provider, account, history)
+                msgs = repair(as_messages(await self.store.call(transcript.active, ws.id)))
             request = ProviderRequest(
                 model=account.model,
                 system=system,
@@ -468,12 +455,14 @@ class AgentLoop:
         provider: Provider,
         account: AccountConfig,
         history: list[transcript.ItemRow],
-        msgs: list[dict[str, Any]],
     ) -> None:
-        cut = compaction.split_point(msgs, account.context_window)
+        # Cut on the stored items, one message each, so the cut names the right item id;
+        # repair() may add or drop messages and would shift the index.
+        raw = as_messages(history)
+        cut = compaction.split_point(raw, account.context_window)
         if cut <= 0:
             return
-        old = [*repair(msgs[:cut]), {"role": "user", "text": compaction.SUMMARY_PROMPT}]
+        old = [*repair(raw[:cut]), {"role": "user", "text": compaction.SUMMARY_PROMPT}]
         request = ProviderRequest(
             model=account.model,
             system="You summarize conversations.",
@@ -501,6 +490,14 @@ class AgentLoop:
         except ProviderError as exc:
             raise TurnFailed(f"compaction failed: {exc}") from exc
         return "".join(parts), [], usage, Stop("end_turn")
+
+
+def as_messages(history: list[transcript.ItemRow]) -> list[dict[str, Any]]:
+    """Stored transcript items as canonical messages, the summary as a user message."""
+    return [
+        i.data if i.kind != "summary" else compaction.summary_message(i.data["text"])
+        for i in history
+    ]
 
 
 def repair(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
