@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from pynchy_tui.bridge import run_bridge
 from pynchy_tui.commands import WorkspaceCommands
 from pynchy_tui.config import Config, Paths, update_config
 from pynchy_tui.config.models import AccountConfig, WorkspaceConfig
-from pynchy_tui.host.host import Host
 from pynchy_tui.messages import HostFailed
 from pynchy_tui.screens.main import MainScreen
 from pynchy_tui.themes import BUILTIN_THEMES, DEFAULT_THEME
+
+if TYPE_CHECKING:
+    from pynchy_tui.host.host import Host
 
 _HERE = Path(__file__).resolve().parent
 
@@ -49,7 +51,7 @@ class PynchyApp(App[int]):
         super().__init__()
         self.config = config
         self.paths = paths
-        self.host = host or Host(config, paths)
+        self._host = host
         self.demo: Any = None  # the demo's scripted server, when running
         self._want_demo = demo
         self._control_enabled = control
@@ -68,12 +70,36 @@ class PynchyApp(App[int]):
     def get_default_screen(self) -> MainScreen:
         return self.main_screen
 
+    @property
+    def host(self) -> Host:
+        """The host, built on first use: the first frame must not wait for the agent stack
+        (providers, runtimes, git, policy) to import."""
+        if self._host is None:
+            from pynchy_tui.host.host import Host
+
+            self._host = Host(self.config, self.paths)
+        return self._host
+
+    @property
+    def host_ready(self) -> bool:
+        return self._host is not None and self._host.state == "ready"
+
     def on_mount(self) -> None:
         if self._bad_theme:
             self.notify(
                 f"unknown theme {self.config.ui.theme!r}; using {DEFAULT_THEME}", severity="warning"
             )
+        self.call_after_refresh(self._boot)  # paint the screen first, then build the host
+
+    def _boot(self) -> None:
+        from pynchy_tui.bridge import run_bridge
+
+        if self.closing:
+            return
         sub = self.host.bus.subscribe(maxsize=20_000)  # before start: no event is missed
+        if not gc.isenabled():  # `pynchy` paused the collector for start-up (cli._tui)
+            gc.freeze()  # what start-up built lives for the session: keep it out of collections
+            gc.enable()
         self.run_worker(
             run_bridge(sub, self.main_screen), name="bridge", group="host", exit_on_error=False
         )
@@ -215,8 +241,9 @@ class PynchyApp(App[int]):
         if self._control is not None:
             await self._control.stop()
             self._control = None
-        with contextlib.suppress(Exception):
-            await self.host.stop()
+        if self._host is not None:
+            with contextlib.suppress(Exception):
+                await self._host.stop()
         if self.demo is not None:
             self.demo.stop()
             self.demo = None

@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _tui(config: Config, paths: Paths, demo: bool) -> int:
+    import gc
+
     from pynchy_tui.host.lock import HostLock
     from pynchy_tui.logs import setup_logging
 
@@ -74,6 +76,10 @@ def _tui(config: Config, paths: Paths, demo: bool) -> int:
             file=sys.stderr,
         )
         return 1
+    # Start-up builds a few hundred thousand objects that all stay alive: collecting them is
+    # wasted time before the first frame. The app freezes them and turns the collector back on
+    # once the screen is up and the host is built (PynchyApp._boot).
+    gc.disable()
     try:
         from pynchy_tui.app import PynchyApp
 
@@ -81,6 +87,7 @@ def _tui(config: Config, paths: Paths, demo: bool) -> int:
         app.run()
         return app.return_code or 0
     finally:
+        gc.enable()
         lock.release()
 
 

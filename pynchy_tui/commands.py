@@ -19,7 +19,7 @@ class WorkspaceCommands(Provider):
         app: PynchyApp = self.app  # type: ignore[assignment]
         main = app.main_screen
         out: list[tuple[str, Callable[[], Any], str]] = []
-        for ws in app.host.list_workspaces() if app.host.state == "ready" else []:
+        for ws in app.host.list_workspaces() if app.host_ready else []:
             out.append(
                 (f"Switch to workspace {ws.name}", partial(main.select, ws.name), "workspace")
             )
@@ -36,7 +36,7 @@ class WorkspaceCommands(Provider):
             ("Settings", app.action_settings, "theme, tips, accounts, runtime (F2)"),
             ("Help", app.action_help, "keys and slash commands (F1)"),
         ]
-        for ws in app.host.list_workspaces() if app.host.state == "ready" else []:
+        for ws in app.host.list_workspaces() if app.host_ready else []:
             out.append(
                 (
                     f"Delete workspace {ws.name}",
@@ -51,7 +51,7 @@ class WorkspaceCommands(Provider):
         app: PynchyApp = self.app  # type: ignore[assignment]
         main = app.main_screen
         name = main.selected
-        if name is None or app.host.state != "ready":
+        if name is None or not app.host_ready:
             return []
         conf = app.host.config.workspaces.get(name)
         if conf is None or not conf.repo:

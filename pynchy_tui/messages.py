@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from pynchy_tui.events import Event
+if TYPE_CHECKING:
+    from pynchy_tui.events import Event
 
 
 @dataclass

@@ -31,7 +31,8 @@ from pynchy_tui.events import (
     TurnFinished,
     TurnStarted,
 )
-from pynchy_tui.host.host import Host, HostError
+from pynchy_tui.host.errors import HostError
+from pynchy_tui.host.host import Host
 from pynchy_tui.state import messages
 
 log = logging.getLogger(__name__)

@@ -34,6 +34,7 @@ from pynchy_tui.events import (
 from pynchy_tui.gitops.manager import GitOps, SyncResult
 from pynchy_tui.gitops.tools import git_tools
 from pynchy_tui.gitops.worktree import WorktreeError
+from pynchy_tui.host.errors import HostError
 from pynchy_tui.host.history import HistoryItem
 from pynchy_tui.host.history import page as history_page
 from pynchy_tui.plugins.registry import Plugins, load_plugins
@@ -51,10 +52,6 @@ from pynchy_tui.state.db import Store, transaction
 from pynchy_tui.state.workspaces import WorkspaceRow
 
 log = logging.getLogger(__name__)
-
-
-class HostError(Exception):
-    """A request the host refuses, with a message for the person."""
 
 
 class Host:

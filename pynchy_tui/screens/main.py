@@ -14,11 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
-from pynchy_tui import events as ev
-from pynchy_tui.host.host import HostError
+from pynchy_tui.host.errors import HostError
 from pynchy_tui.messages import HostEvents
-from pynchy_tui.screens.diff import DiffScreen
-from pynchy_tui.screens.pager import PagerScreen
 from pynchy_tui.screens.prompt import PromptScreen
 from pynchy_tui.widgets.channel_status import ChannelStatus
 from pynchy_tui.widgets.composer import Composer
@@ -32,6 +29,7 @@ from pynchy_tui.widgets.transcript import Transcript
 from pynchy_tui.widgets.workspace_list import WorkspaceList, WorkspaceView
 
 if TYPE_CHECKING:
+    from pynchy_tui import events as ev
     from pynchy_tui.app import PynchyApp
 
 NARROW = 100
@@ -101,7 +99,7 @@ class MainScreen(Screen[None]):
         self.query_one(Composer).focus()
         self.status.demo = self.papp.demo is not None
         self._apply_width(self.size.width)
-        if self.papp.host.state == "ready":
+        if self.papp.host_ready:
             self.call_later(self.refresh_workspaces, True)
 
     def on_resize(self, event: object) -> None:
@@ -190,6 +188,8 @@ class MainScreen(Screen[None]):
                 if snap is not None and name == self.selected:
                     self.query_one(DiffPane).show_snapshot(snap)
                     screen = self.app.screen
+                    from pynchy_tui.screens.diff import DiffScreen
+
                     if isinstance(screen, DiffScreen) and screen.snapshot.workspace == name:
                         screen.update(snap)
                 if not self._diff_again:
@@ -209,6 +209,8 @@ class MainScreen(Screen[None]):
         if workspace is None or pane.snapshot is None or pane.workspace != workspace:
             self.notify("no diff to show: the workspace is not bound to a git repository")
             return
+        from pynchy_tui.screens.diff import DiffScreen
+
         self.app.push_screen(DiffScreen(pane.snapshot))
 
     @on(DiffView.LoadFile)
@@ -373,6 +375,8 @@ class MainScreen(Screen[None]):
 
     @on(ToolCallBlock.OpenOutput)
     def _open_output(self, message: ToolCallBlock.OpenOutput) -> None:
+        from pynchy_tui.screens.pager import PagerScreen
+
         self.app.push_screen(PagerScreen(message.title, message.text or "(no output)"))
 
     # -- approvals -------------------------------------------------------------------------
@@ -434,6 +438,8 @@ class MainScreen(Screen[None]):
 
     async def _apply(self, e: ev.Event) -> bool:
         """Apply one event; True when the workspace list needs a redraw."""
+        from pynchy_tui import events as ev  # not at import: the first frame needs no events
+
         name = getattr(e, "workspace", None)
         here = name is not None and name == self.selected
         view = self.views.get(name) if name else None

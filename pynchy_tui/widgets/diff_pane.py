@@ -5,6 +5,8 @@ F5) opens the full-screen diff. A workspace without a repository says so plainly
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -14,8 +16,10 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from pynchy_tui.gitops.diff import DiffSnapshot, FileDiff
 from pynchy_tui.widgets.diff_view import DiffView
+
+if TYPE_CHECKING:
+    from pynchy_tui.gitops.diff import DiffSnapshot, FileDiff
 
 PER_FILE = 40
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -21,7 +21,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from pynchy_tui.gitops.diff import DiffSnapshot, FileDiff
+if TYPE_CHECKING:
+    from pynchy_tui.gitops.diff import DiffSnapshot, FileDiff
+
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 STATUS_WORD = {"A": "added", "D": "deleted", "R": "renamed", "M": "", "T": "type changed"}
