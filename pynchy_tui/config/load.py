@@ -6,13 +6,12 @@ import re
 import tomllib
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from pynchy_tui.config.errors import ConfigError
 from pynchy_tui.config.locate import locate
 from pynchy_tui.config.models import Config
+from pynchy_tui.config.schema import Invalid, build
 
-_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+_TOML_POS = r"\(at line (\d+), column (\d+)\)"  # compiled on the first error, not at import
 
 
 def parse_config(source: str, path: Path) -> Config:
@@ -20,19 +19,17 @@ def parse_config(source: str, path: Path) -> Config:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
-        m = _TOML_POS.search(msg)
+        m = re.search(_TOML_POS, msg)
         line = int(m.group(1)) if m else None
         key = _key_on_line(source, line)
         raise ConfigError(
-            path, line, key, f"invalid TOML: {_TOML_POS.sub('', msg).strip()}"
+            path, line, key, f"invalid TOML: {re.sub(_TOML_POS, '', msg).strip()}"
         ) from None
     try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(str(p) for p in err["loc"])
-        key = ".".join(loc) if loc else None
-        raise ConfigError(path, locate(source, loc), key, _explain(err)) from None
+        config = build(Config, data)
+    except Invalid as exc:
+        key = ".".join(exc.loc) or None
+        raise ConfigError(path, locate(source, exc.loc), key, exc.message) from None
     problem = cross_check(config)
     if problem is not None:
         loc, message = problem
@@ -66,21 +63,6 @@ def load_config(path: Path) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(path, None, None, f"not UTF-8 text ({exc.reason})") from None
     return parse_config(source, path)
-
-
-def _explain(err: dict) -> str:
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see docs/configuration.md)"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        return f"expected one of {expected}, got {err.get('input')!r}"
-    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-    if "got" in msg or "input" not in err:
-        return msg
-    return f"{msg}, got {err['input']!r}"
 
 
 def _key_on_line(source: str, line: int | None) -> str | None:

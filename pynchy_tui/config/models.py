@@ -1,22 +1,38 @@
-"""Typed settings. Unknown keys are errors: a typo must not silently do nothing."""
+"""Typed settings. Unknown keys are errors: a typo must not silently do nothing.
 
-from __future__ import annotations
+Plain dataclasses, checked by `schema.build` when config.toml is loaded; code that sets a
+field afterwards (the settings screen, the host) writes through `update_config`, which
+validates the whole file first. They are built at import, before the first frame: each has a
+docstring, which also spares `dataclass` deriving one from the signature (slow).
+"""
 
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-
 from pynchy_tui.config.durations import parse_duration
+from pynchy_tui.config.schema import Rule, Table
 
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+def _seconds(value: object) -> float:
+    """parse_duration for any TOML value: an array or a table is an error, not a crash."""
+    if not isinstance(value, str | int | float):
+        raise ValueError("expected a duration like '10m', '90s' or a number of seconds")
+    return parse_duration(value)
 
 
-class AccountConfig(_Strict):
+Seconds = Annotated[float, Rule(parse=_seconds)]
+# The name of an account, workspace or channel: it appears in paths and commands.
+Name = Annotated[
+    str, Rule(pattern=NAME_PATTERN, hint="a valid name (letters, digits, '-', '_', '.'; max 64)")
+]
+Positive = Rule(gt=0)
+Runtime = Literal["auto", "docker", "bubblewrap", "process"]
+
+
+@dataclass(kw_only=True)
+class AccountConfig(Table):
     """One model account. Several accounts may share a provider."""
 
     provider: Literal["anthropic", "openai"]
@@ -25,14 +41,17 @@ class AccountConfig(_Strict):
     api_key_env: str | None = None
     # Allowed because config.toml is written 0600; the environment is preferred.
     api_key: str | None = None
-    max_tokens: int = Field(default=4096, gt=0)
-    context_window: int = Field(default=200_000, gt=0)
+    max_tokens: Annotated[int, Positive] = 4096
+    context_window: Annotated[int, Positive] = 200_000
     timeout: Seconds = 600.0
 
 
-class WorkspaceConfig(_Strict):
+@dataclass(kw_only=True)
+class WorkspaceConfig(Table):
+    """`[workspaces.NAME]`: one agent's account, directives, repository and sandbox."""
+
     account: str | None = None
-    directives: list[str] = Field(default_factory=list)
+    directives: list[str] = field(default_factory=list)
     # Git (docs/git.md): the workspace works on its own clone of this repository, on branch
     # pynchy/NAME; `sync` says how its commits enter the main branch.
     repo: str | None = None
@@ -41,57 +60,78 @@ class WorkspaceConfig(_Strict):
     deputy_review: bool = False
     review_account: str | None = None  # unset: the workspace's own account
     review_timeout: Seconds = 300.0
-    conventions: list[str] = Field(default_factory=list)  # files of the repo, read from main
-    runtime: Literal["auto", "docker", "bubblewrap", "process"] | None = None
+    conventions: list[str] = field(default_factory=list)  # files of the repo, read from main
+    runtime: Runtime | None = None
     network: Literal["none", "full"] = "none"
     admin: bool = False
 
 
-class RuntimeConfig(_Strict):
-    runtime: Literal["auto", "docker", "bubblewrap", "process"] = "auto"
+@dataclass(kw_only=True)
+class RuntimeConfig(Table):
+    """`[runtime]`: how agents' tools are sandboxed, with what resources (docs/runtimes.md)."""
+
+    runtime: Runtime = "auto"
     allow_unsandboxed: bool = False
     idle_timeout: Seconds = 600.0
     image: str = "pynchy-agent:latest"
     # BASE_IMAGE of the agent image build; unset: $PYNCHY_BASE_IMAGE, else debian:bookworm-slim.
     base_image: str | None = None
-    cpus: float = Field(default=2.0, gt=0)
-    memory: str = Field(default="2g", pattern=r"^\s*\d+(\.\d+)?\s*([kKmMgGtT](i?[bB])?|[bB])?\s*$")
-    pids: int = Field(default=512, gt=0)
+    cpus: Annotated[float, Positive] = 2.0
+    memory: Annotated[
+        str,
+        Rule(
+            pattern=r"^\s*\d+(\.\d+)?\s*([kKmMgGtT](i?[bB])?|[bB])?\s*$",
+            hint="a size like '512m', '2g' or '1.5GiB'",
+        ),
+    ] = "2g"
+    pids: Annotated[int, Positive] = 512
     tool_timeout: Seconds = 120.0
 
 
-class UIConfig(_Strict):
+@dataclass(kw_only=True)
+class UIConfig(Table):
+    """`[ui]`: the look of the TUI."""
+
     theme: str = "pynchy-dark"
     tips: bool = True
 
 
-class LimitsConfig(_Strict):
-    max_concurrent_agents: int = Field(default=4, ge=1)
-    max_steps_per_turn: int = Field(default=40, ge=1)
-    daily_budget_usd: float | None = Field(default=None, ge=0)
-    provider_retries: int = Field(default=4, ge=0)
+@dataclass(kw_only=True)
+class LimitsConfig(Table):
+    """`[limits]`: bounds on concurrency, steps per turn, retries and spend."""
+
+    max_concurrent_agents: Annotated[int, Rule(ge=1)] = 4
+    max_steps_per_turn: Annotated[int, Rule(ge=1)] = 40
+    daily_budget_usd: Annotated[float | None, Rule(ge=0)] = None
+    provider_retries: Annotated[int, Rule(ge=0)] = 4
     retry_base_delay: Seconds = 1.0
 
 
-class DefaultsConfig(_Strict):
+@dataclass(kw_only=True)
+class DefaultsConfig(Table):
+    """`[defaults]`: what a workspace gets when it does not say."""
+
     account: str | None = None
 
 
-class PriceConfig(_Strict):
+@dataclass(kw_only=True)
+class PriceConfig(Table):
     """USD per million tokens."""
 
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
+    input: Annotated[float, Rule(ge=0)]
+    output: Annotated[float, Rule(ge=0)]
 
 
-class ChannelConfig(_Strict):
+@dataclass(kw_only=True)
+class ChannelConfig(Table):
     """`[channels.NAME]`: one chat bridge (docs/channels.md). Secrets come from the
     environment variables named by the `*_env` keys, never from this file."""
 
-    type: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")  # telegram | slack | whatsapp | fake | plugin
+    # telegram | slack | whatsapp | fake | plugin
+    type: Annotated[str, Rule(pattern=r"^[a-z][a-z0-9_-]*$", hint="a channel type like 'telegram'")]
     enabled: bool = True
-    chats: dict[str, str] = Field(default_factory=dict)  # platform chat id -> workspace
-    trusted: list[str] = Field(default_factory=list)  # sender ids whose messages are trusted
+    chats: dict[str, str] = field(default_factory=dict)  # platform chat id -> workspace
+    trusted: list[str] = field(default_factory=list)  # sender ids whose messages are trusted
     untrusted: Literal["mark", "ignore"] = "mark"
     token_env: str | None = None  # bot token (Telegram, Slack xoxb-, WhatsApp access token)
     app_token_env: str | None = None  # Slack Socket Mode app token (xapp-)
@@ -100,38 +140,29 @@ class ChannelConfig(_Strict):
     phone_number_id: str | None = None  # WhatsApp Cloud API sender
     base_url: str | None = None  # the platform API's URL (tests: a local fake)
     webhook_host: str = "127.0.0.1"
-    webhook_port: int = Field(default=0, ge=0, le=65535)
+    webhook_port: Annotated[int, Rule(ge=0, le=65535)] = 0
     edit_interval: Seconds = 1.0  # streaming: at most one edit per interval
     stream: bool = True
     catch_up_interval: Seconds = 30.0
     reconnect_max: Seconds = 30.0
-    max_attempts: int = Field(default=50, ge=1)  # outbound: give up after this many tries
+    max_attempts: Annotated[int, Rule(ge=1)] = 50  # outbound: give up after this many tries
     transcription_account: str | None = None  # unset: the workspace's account if OpenAI
     transcription_model: str = "whisper-1"
-    options: dict[str, str] = Field(default_factory=dict)  # for plugin channels
+    options: dict[str, str] = field(default_factory=dict)  # for plugin channels
 
 
-class Config(_Strict):
-    accounts: dict[str, AccountConfig] = Field(default_factory=dict)
-    workspaces: dict[str, WorkspaceConfig] = Field(default_factory=dict)
-    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
-    ui: UIConfig = Field(default_factory=UIConfig)
-    limits: LimitsConfig = Field(default_factory=LimitsConfig)
-    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
-    pricing: dict[str, PriceConfig] = Field(default_factory=dict)
-    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+@dataclass(kw_only=True)
+class Config(Table):
+    """The whole of config.toml."""
 
-    @field_validator("accounts", "workspaces", "channels")
-    @classmethod
-    def _names(cls, value: dict) -> dict:
-        import re
-
-        for name in value:
-            if not re.match(NAME_PATTERN, name):
-                raise ValueError(
-                    f"{name!r} is not a valid name (letters, digits, '-', '_', '.'; max 64)"
-                )
-        return value
+    accounts: dict[Name, AccountConfig] = field(default_factory=dict)
+    workspaces: dict[Name, WorkspaceConfig] = field(default_factory=dict)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    ui: UIConfig = field(default_factory=UIConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    defaults: DefaultsConfig = field(default_factory=DefaultsConfig)
+    pricing: dict[str, PriceConfig] = field(default_factory=dict)
+    channels: dict[Name, ChannelConfig] = field(default_factory=dict)
 
     def default_account(self) -> str | None:
         if self.defaults.account:

@@ -337,7 +337,7 @@ class Host:
     async def add_account(self, name: str, account: AccountConfig, *, persist: bool = True) -> None:
         """Add (or replace) an account; `persist=False` keeps it in memory (the demo)."""
         if persist:
-            data = account.model_dump(exclude_none=True, exclude_defaults=True)
+            data = account.non_defaults()
             data["provider"], data["model"] = account.provider, account.model
             await asyncio.to_thread(
                 update_config, self.paths.config_file, {("accounts", name): data}

@@ -180,3 +180,154 @@ def test_durations(text: str | int, seconds: float) -> None:
 def test_bad_durations(bad: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(bad)  # type: ignore[arg-type]
+
+
+ACCOUNT = '[accounts.a]\nprovider = "openai"\nmodel = "m"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line", "message"),
+    [
+        ("[runtime]\npids = 0\n", "runtime.pids", 2, "must be greater than 0, got 0"),
+        ("[runtime]\ncpus = -1\n", "runtime.cpus", 2, "must be greater than 0, got -1"),
+        (
+            "[limits]\nmax_steps_per_turn = 0\n",
+            "limits.max_steps_per_turn",
+            2,
+            "must be at least 1, got 0",
+        ),
+        (
+            "[limits]\ndaily_budget_usd = -1\n",
+            "limits.daily_budget_usd",
+            2,
+            "must be at least 0, got -1",
+        ),
+        (
+            '[channels.c]\ntype = "fake"\nwebhook_port = 70000\n',
+            "channels.c.webhook_port",
+            3,
+            "must be at most 65535, got 70000",
+        ),
+        (
+            '[runtime]\nmemory = "lots"\n',
+            "runtime.memory",
+            2,
+            "'lots' is not a size like '512m', '2g' or '1.5GiB'",
+        ),
+        (
+            '[channels.c]\ntype = "Telegram"\n',
+            "channels.c.type",
+            2,
+            "'Telegram' is not a channel type like 'telegram'",
+        ),
+        (
+            '[channels.c]\ntype = "fake"\nchats = { "1" = 2 }\n',
+            "channels.c.chats.1",
+            3,
+            "expected a string, got 2",
+        ),
+        (
+            '[channels.c]\ntype = "fake"\ntrusted = "a"\n',
+            "channels.c.trusted",
+            3,
+            "expected a list, got 'a'",
+        ),
+        (
+            '[workspaces.w]\ndirectives = ["a", 2]\n',
+            "workspaces.w.directives.1",
+            2,
+            "expected a string, got 2",
+        ),
+        (
+            '[workspaces.w]\nsync = "squash"\n',
+            "workspaces.w.sync",
+            2,
+            "expected one of 'rebase' or 'merge', got 'squash'",
+        ),
+        (
+            '[workspaces.w]\nruntime = "podman"\n',
+            "workspaces.w.runtime",
+            2,
+            "expected one of 'auto', 'docker', 'bubblewrap' or 'process', got 'podman'",
+        ),
+        ("runtime = 3\n", "runtime", 1, "expected a table, got 3"),
+        (
+            "[runtime]\nidle_timeout = [1]\n",
+            "runtime.idle_timeout",
+            2,
+            "expected a duration like '10m', '90s' or a number of seconds, got [1]",
+        ),
+        (
+            "[runtime]\nidle_timeout = -5\n",
+            "runtime.idle_timeout",
+            2,
+            "a duration cannot be negative, got -5",
+        ),
+        ("[pricing.x]\ninput = 1\n", "pricing.x.output", 1, "required key is missing"),
+        (
+            "[pricing.x]\ninput = 1\noutput = 2\nextra = 3\n",
+            "pricing.x.extra",
+            4,
+            "unknown key (check the spelling; see docs/configuration.md)",
+        ),
+        (
+            "nonsense = 1\n",
+            "nonsense",
+            1,
+            "unknown key (check the spelling; see docs/configuration.md)",
+        ),
+    ],
+)
+def test_validation_messages(text: str, key: str, line: int, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, Path("config.toml"))
+    assert (info.value.key, info.value.line, info.value.message) == (key, line, message)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[runtime]\nallow_unsandboxed = 1\n", "runtime.allow_unsandboxed"),  # a bool is not 1
+        ('[runtime]\nallow_unsandboxed = "true"\n', "runtime.allow_unsandboxed"),
+        ("[runtime]\npids = true\n", "runtime.pids"),  # nor an int a bool
+        ("[runtime]\npids = 3.0\n", "runtime.pids"),
+        ('[runtime]\npids = "3"\n', "runtime.pids"),
+        ("[runtime]\ncpus = true\n", "runtime.cpus"),
+        ('[runtime]\ncpus = "2"\n', "runtime.cpus"),
+        (ACCOUNT + "base_url = 3\n", "accounts.a.base_url"),
+    ],
+)
+def test_types_are_not_coerced(text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, Path("config.toml"))
+    assert info.value.key == key
+
+
+def test_table_names_are_checked(tmp_path: Path) -> None:
+    err = _error(EXAMPLE + '\n[workspaces."my notes"]\n', tmp_path)
+    assert (err.key, err.line) == ("workspaces.my notes", 22)
+    assert "'my notes' is not a valid name" in err.message
+
+
+def test_numbers_and_durations_load() -> None:
+    c = parse_config(
+        ACCOUNT
+        + 'timeout = "1h30m"\n[runtime]\ncpus = 3\nidle_timeout = 90\nmemory = " 1.5 GiB "\n'
+        + "[limits]\ndaily_budget_usd = 0\n[pricing.x]\ninput = 1\noutput = 2.5\n",
+        Path("config.toml"),
+    )
+    assert c.accounts["a"].timeout == 5400 and c.runtime.idle_timeout == 90
+    assert c.runtime.cpus == 3.0 and isinstance(c.runtime.cpus, float)
+    assert c.limits.daily_budget_usd == 0.0
+    assert (c.pricing["x"].input, c.pricing["x"].output) == (1.0, 2.5)
+
+
+def test_defaults_and_non_defaults() -> None:
+    from pynchy_tui.config.models import AccountConfig, Config
+
+    c = Config()
+    assert c.accounts == {} and c.runtime.runtime == "auto" and c.limits.max_concurrent_agents == 4
+    assert c.default_account() is None and c.account_for("x") is None
+    assert Config().runtime is not c.runtime  # no shared mutable defaults
+    acc = AccountConfig(provider="openai", model="m", base_url="http://x", max_tokens=4096)
+    assert acc.non_defaults() == {"provider": "openai", "model": "m", "base_url": "http://x"}

@@ -79,13 +79,15 @@ def test_pricing_longest_prefix_and_overrides() -> None:
 
 
 def test_api_key_resolution_order() -> None:
+    from dataclasses import replace
+
     from pynchy_tui.config.models import AccountConfig
     from pynchy_tui.providers.accounts import api_key_for
 
     env = {"ANTHROPIC_API_KEY": "from-default", "MINE": "from-mine"}
     acc = AccountConfig(provider="anthropic", model="m")
     assert api_key_for(acc, env) == "from-default"  # the provider's usual variable
-    assert api_key_for(acc.model_copy(update={"api_key_env": "MINE"}), env) == "from-mine"
-    assert api_key_for(acc.model_copy(update={"api_key": "in-file"}), env) == "in-file"
+    assert api_key_for(replace(acc, api_key_env="MINE"), env) == "from-mine"
+    assert api_key_for(replace(acc, api_key="in-file"), env) == "in-file"
     # A custom endpoint never receives the provider's default key by accident.
-    assert api_key_for(acc.model_copy(update={"base_url": "http://127.0.0.1:1"}), env) is None
+    assert api_key_for(replace(acc, base_url="http://127.0.0.1:1"), env) is None
