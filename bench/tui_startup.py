@@ -6,6 +6,9 @@ First frame. Each run is a fresh `python` process (so every import counts), alte
     log setup, host lock, PynchyApp with the control socket; the host starts in a worker),
     with one account and two workspaces; `App.run` is redirected to headless 140x40;
 (b) a bare Textual App showing a Label, headless 140x40.
+Children run with Python's default bytecode caching (the warm-up runs write pynchy's
+__pycache__, as the first run after an install does on a user's machine), whatever
+PYTHONDONTWRITEBYTECODE says in the bench's own environment.
 A frame is a compositor update handed to `App._display`, rendered to the terminal string by
 bench/_tui_common.FrameProbe (headless Textual would drop it unrendered). Times use
 time.perf_counter() (CLOCK_MONOTONIC, shared by parent and child), so we get: script start
@@ -165,6 +168,10 @@ def child_main(kind: str) -> None:
 
 def spawn(kind: str, home: Path, importtime: bool = False) -> dict[str, Any]:
     env = {**os.environ, "PYNCHY_HOME": str(home), "TZ": "UTC"}
+    # Python's default: compiled modules are cached in __pycache__ (pip does it at install for
+    # the libraries). Some machines set PYTHONDONTWRITEBYTECODE, which would make every run
+    # recompile pynchy's own modules while Textual's stay precompiled: not what users run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     cmd = [sys.executable]
     if importtime:
         cmd += ["-X", "importtime"]

@@ -218,7 +218,7 @@ async def _print_stream(items: Any) -> int:
             if not at_line_start:
                 out.write("\n")
                 at_line_start = True
-            from pynchy_tui.agents.tools import summarize_args
+            from pynchy_tui.tool_args import summarize_args
 
             print(f"  > {ev['tool']}: {summarize_args(ev['args'])}", file=err, flush=True)
         elif kind == "ToolFinished":

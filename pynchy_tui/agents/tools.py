@@ -3,7 +3,6 @@ send_message, which posts to the workspace's chat through the host."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -259,14 +258,3 @@ BUILTIN_TOOLS: list[Tool] = [
 
 def missing_required(tool: Tool, args: dict[str, Any]) -> list[str]:
     return [k for k in tool.parameters.get("required", []) if k not in args]
-
-
-def summarize_args(args: dict[str, Any], limit: int = 80) -> str:
-    if "command" in args:
-        text = str(args["command"])
-    elif "path" in args:
-        text = str(args["path"])
-    else:
-        text = json.dumps(args, ensure_ascii=False)
-    text = text.replace("\n", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
-from pynchy_tui.agents.tools import summarize_args
+from pynchy_tui.tool_args import summarize_args
 
 if TYPE_CHECKING:
     from pynchy_tui.app import PynchyApp

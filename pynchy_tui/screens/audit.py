@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Select
 
-from pynchy_tui.agents.tools import summarize_args
+from pynchy_tui.tool_args import summarize_args
 
 if TYPE_CHECKING:
     from pynchy_tui.app import PynchyApp

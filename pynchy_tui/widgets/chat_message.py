@@ -3,10 +3,16 @@ stream (one MarkdownStream per reply)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, Markdown
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Label
+
+if TYPE_CHECKING:  # Markdown (markdown-it, pygments) loads with the first message, not
+    # with the first frame: an empty transcript needs none of it
+    from textual.widgets import Markdown
+    from textual.widgets.markdown import MarkdownStream
 
 ROLE_LABEL = {"user": "you", "assistant": "agent", "system": "pynchy"}
 
@@ -67,17 +73,21 @@ class ChatMessage(Vertical):
                 label.update(self.header_text())
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown
+
         yield Label(self.header_text(), classes="header")
         yield Markdown(self._text)
 
     @property
     def body(self) -> Markdown:
+        from textual.widgets import Markdown
+
         return self.query_one(Markdown)
 
     async def write(self, delta: str) -> None:
         """Append streamed text; starts the stream on first use."""
         if self._stream is None:
-            self._stream = Markdown.get_stream(self.body)
+            self._stream = self.body.get_stream(self.body)
         self._text += delta
         await self._stream.write(delta)
 

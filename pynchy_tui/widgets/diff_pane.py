@@ -93,9 +93,10 @@ class DiffPane(Vertical):
         self.message = ""
 
     def compose(self) -> ComposeResult:
+        # The file list and the patch view mount with the first diff that has files: most
+        # start-ups (and workspaces without a repository) never need them, and the first
+        # frame should not wait for them.
         yield Static(self.message, id="diff-summary")
-        yield OptionList(id="diff-files")
-        yield DiffView(per_file=PER_FILE, id="diff-view")
 
     def on_mount(self) -> None:
         self.add_class("-empty")
@@ -103,6 +104,13 @@ class DiffPane(Vertical):
     @property
     def view(self) -> DiffView:
         return self.query_one(DiffView)
+
+    @property
+    def _has_parts(self) -> bool:
+        return bool(self.query("#diff-files"))
+
+    def _mount_parts(self) -> None:
+        self.mount(OptionList(id="diff-files"), DiffView(per_file=PER_FILE, id="diff-view"))
 
     @property
     def summary_text(self) -> str:
@@ -118,8 +126,9 @@ class DiffPane(Vertical):
             s.update(text)
             s.set_class(warning, "-warning")
             self.add_class("-empty")
-            self.view.show(None)
-            self.query_one(OptionList).clear_options()
+            if self._has_parts:
+                self.view.show(None)
+                self.query_one(OptionList).clear_options()
 
     def show_workspace(self, workspace: str | None, repo: str | None) -> None:
         """A workspace was selected: say what we know before its diff is read."""
@@ -141,6 +150,10 @@ class DiffPane(Vertical):
         s.update(self.message)
         s.set_class(bool(snap.operation), "-warning")
         self.set_class(not snap.files, "-empty")
+        if not self._has_parts:
+            if not snap.files:
+                return
+            self._mount_parts()
         files = self.query_one(OptionList)
         highlighted = files.highlighted
         files.clear_options()

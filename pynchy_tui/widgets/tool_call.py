@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Collapsible, Static
 
-from pynchy_tui.agents.tools import summarize_args
+from pynchy_tui.tool_args import summarize_args
 
 HEAD, TAIL = 8, 6
 
