@@ -635,20 +635,25 @@ class Server:
     def _exec_thread(self, state: ExecState, command: str, timeout: float, cwd: str,
                      env: Dict[str, str], stdin_text: Optional[str]) -> None:
         rid = state.rid
+        result = None  # type: Optional[Dict[str, Any]]
+        error = None  # type: Optional[Tuple[str, str]]
         try:
-            try:
-                result = self._run_exec(state, command, timeout, cwd, env, stdin_text)
-            except ToolError as exc:
-                self.reply_error(rid, exc.code, exc.message)
-            except Exception as exc:
-                log("internal error in exec: %s" % (traceback.format_exc(),))
-                self.reply_error(rid, "internal", "internal error: %s" % (exc,))
-            else:
-                self.reply_ok(rid, result)
+            result = self._run_exec(state, command, timeout, cwd, env, stdin_text)
+        except ToolError as exc:
+            error = (exc.code, exc.message)
+        except Exception as exc:
+            log("internal error in exec: %s" % (traceback.format_exc(),))
+            error = ("internal", "internal error: %s" % (exc,))
         finally:
+            # Off the running table before the reply: once the caller has the result, a
+            # cancel of this id must find nothing.
             with self.running_lock:
                 if self.running.get(rid) is state:
                     del self.running[rid]
+        if error is not None:
+            self.reply_error(rid, error[0], error[1])
+        else:
+            self.reply_ok(rid, result)
 
     def _open_spill(self, rid: Any) -> Tuple[Any, str]:
         pdir = os.path.join(self.root_real, PYNCHY_DIR)
