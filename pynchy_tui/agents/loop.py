@@ -66,6 +66,7 @@ class _Ctx:
 
     def __init__(self, loop: AgentLoop, ws: WorkspaceRow, turn_id: int, call_id: str) -> None:
         self.workspace = ws.name
+        self.tool_timeout = loop.config.runtime.tool_timeout
         self._loop, self._ws, self._turn_id, self._call_id = loop, ws, turn_id, call_id
 
     async def sandbox_call(

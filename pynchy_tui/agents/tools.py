@@ -19,6 +19,7 @@ class ToolResult:
 
 class ToolContext(Protocol):
     workspace: str
+    tool_timeout: float  # seconds a command may run when the model names no timeout
 
     async def sandbox_call(
         self, op: str, args: dict[str, Any], on_output: Callable[[str, str], Any] | None, tool: str
@@ -60,9 +61,8 @@ B = {"type": "boolean"}
 
 
 async def _bash(ctx: ToolContext, a: dict[str, Any]) -> ToolResult:
-    args = {"command": a["command"]}
-    if "timeout" in a:
-        args["timeout"] = a["timeout"]
+    timeout = a.get("timeout", ctx.tool_timeout)
+    args = {"command": a["command"], "timeout": timeout}
     r = await ctx.sandbox_call("exec", args, ctx.on_output, "bash")
     parts = []
     if r.get("stdout"):
@@ -71,7 +71,7 @@ async def _bash(ctx: ToolContext, a: dict[str, Any]) -> ToolResult:
         parts.append("[stderr]\n" + r["stderr"].rstrip("\n"))
     code = r.get("exit_code")
     if r.get("timed_out"):
-        parts.append(f"[timed out after {a.get('timeout', 'the default')} s]")
+        parts.append(f"[timed out after {timeout} s]")
     if r.get("cancelled"):
         parts.append("[cancelled]")
     if r.get("spill_path"):

@@ -293,6 +293,27 @@ async def test_cancel_stops_a_running_tool(make_host, scripted) -> None:
     assert len(results) == 1 and "interrupted" in results[0]["content"]
 
 
+async def test_tool_timeout_is_the_default_for_commands(make_host, scripted) -> None:
+    """runtime.tool_timeout bounds a command the model gave no timeout; its own wins."""
+    server = scripted(
+        [
+            [{"tool": "bash", "args": {"command": "sleep 20; echo never"}}],
+            [{"tool": "bash", "args": {"command": "sleep 1.5; echo own", "timeout": 10}}],
+            [{"text": "done"}],
+        ]
+    )
+    toml = account_toml("acc", server) + process_runtime_toml()
+    host = await make_host(
+        toml.replace('runtime = "process"', 'runtime = "process"\ntool_timeout = "1s"')
+    )
+    await host.create_workspace("w")
+    done = await _run(host, "w", "two commands")
+    assert done.status == "done"
+    first, second = _tool_results(server.requests[-1], "openai")
+    assert "[timed out after 1.0 s]" in first and "never" not in first
+    assert "own" in second and "timed out" not in second
+
+
 async def test_compaction_summarizes_before_the_window_fills(make_host, scripted) -> None:
     filler = "lorem ipsum dolor sit amet " * 40  # ~1000 chars, ~270 tokens per reply
     script: list[Any] = [
