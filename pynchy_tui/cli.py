@@ -160,7 +160,7 @@ async def _send_in_process(config: Config, paths: Paths, req: dict[str, Any]) ->
 
     paths.ensure()
     setup_logging(paths.log_file)
-    host = Host(config, paths)
+    host = Host(config, paths, scope=req["workspace"])
     server = ControlServer(host, paths.socket_path)
     queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 

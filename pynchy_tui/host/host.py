@@ -62,9 +62,14 @@ class Host:
         *,
         bus: Bus | None = None,
         plugins: Plugins | None = None,
+        scope: str | None = None,
     ) -> None:
         self.config = config
         self.paths = paths
+        # A host scoped to one workspace (an in-process `pynchy send`) runs turns only there
+        # and starts no channels: other workspaces' committed messages and decided approvals
+        # wait in SQLite for the next full host.
+        self.scope = scope
         self.bus = bus or Bus()
         self.plugins = plugins or load_plugins()
         self.store: Store | None = None
@@ -152,7 +157,7 @@ class Host:
         self._ready.set()
         for name in self._requeue:  # committed messages no turn consumed before the crash
             self._kick(name)
-        if self.config.channels:  # chat bridges (docs/channels.md)
+        if self.config.channels and self.scope is None:  # chat bridges (docs/channels.md)
             from pynchy_tui.channels.manager import ChannelManager
 
             self.channels = ChannelManager(self)
@@ -487,6 +492,8 @@ class Host:
 
     def _kick(self, workspace: str) -> None:
         if self.state not in ("ready", "starting"):
+            return
+        if self.scope is not None and workspace != self.scope:
             return
         if workspace in self._tasks:
             # The running drain may already have looked for pending messages and be on its

@@ -60,6 +60,51 @@ def test_send_prints_send_message_texts_and_flags_retries(home: Path, scripted) 
     assert "discarded" in r.stderr and "retry 1" in r.stderr
 
 
+async def test_in_process_send_runs_only_its_own_workspace(home: Path, scripted) -> None:
+    """A message another workspace left committed (a crash, a channel) is not run by a
+    one-shot `pynchy send`: it waits, still pending, for the next full host."""
+    import asyncio
+
+    from pynchy_tui.config import load_config, resolve_paths
+    from pynchy_tui.events import TurnFinished
+    from pynchy_tui.host.host import Host
+    from pynchy_tui.state import messages, workspaces
+    from pynchy_tui.state.db import Store
+    from tests.conftest import wait_for
+
+    server = scripted([[{"text": "answer for w"}], [{"text": "answer for other"}]])
+    (home / "config.toml").write_text(
+        account_toml("acc", server)
+        + "[workspaces.w]\n[workspaces.other]\n"
+        + process_runtime_toml()
+    )
+    paths = resolve_paths()
+    paths.ensure()
+    store = Store(paths.db_path)
+    try:
+        other = store.call_sync(workspaces.ensure, "other", "acc")
+        store.call_sync(messages.add_inbound, other.id, "left for later", source="tui")
+        r = await asyncio.to_thread(run, home, "send", "-w", "w", "hi")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "answer for w"
+        assert len(server.requests) == 1
+        left = store.call_sync(messages.pending, other.id)
+        assert [m.text for m in left] == ["left for later"]
+    finally:
+        store.close()
+
+    host = Host(load_config(paths.config_file), paths)  # a full host runs it
+    with host.bus.subscribe(TurnFinished) as sub:
+        await host.start()
+        try:
+            done = await wait_for(sub, lambda e: e.workspace == "other")
+        finally:
+            await host.stop()
+    assert done.status == "done"
+    assert len(server.requests) == 2
+    assert "left for later" in str(server.requests[1]["body"]["messages"])
+
+
 def test_send_to_unknown_workspace_fails_clearly(home: Path) -> None:
     (home / "config.toml").write_text("[workspaces.notes]\n" + process_runtime_toml())
     r = run(home, "send", "-w", "nope", "hi")
