@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from pynchy_tui.config import ConfigError, Paths, load_config
-from pynchy_tui.providers.accounts import api_key_for, build_provider
+from pynchy_tui.providers.accounts import build_provider, missing_key
 
 
 def _line(status: str, what: str, detail: str) -> None:
@@ -40,9 +40,9 @@ async def run_doctor(paths: Paths) -> int:
         )
     for name, account in config.accounts.items():
         label = f"account {name} ({account.provider}, {account.model})"
-        if account.provider == "anthropic" and not api_key_for(account):
-            env = account.api_key_env or "ANTHROPIC_API_KEY"
-            _line("FAIL", label, f"no API key: export {env}=... or set api_key_env")
+        problem = missing_key(account)
+        if problem is not None:
+            _line("FAIL", label, problem)
             continue
         try:
             provider = build_provider(account, factories)

@@ -38,7 +38,7 @@ from pynchy_tui.host.errors import HostError
 from pynchy_tui.host.history import HistoryItem
 from pynchy_tui.host.history import page as history_page
 from pynchy_tui.plugins.registry import Plugins, load_plugins
-from pynchy_tui.providers.accounts import build_provider
+from pynchy_tui.providers.accounts import build_provider, missing_key
 from pynchy_tui.providers.base import Provider, ToolCall
 from pynchy_tui.providers.pricing import price_for
 from pynchy_tui.runtime.manager import SandboxManager
@@ -113,6 +113,12 @@ class Host:
         self.plugins.collect_all()
         for name, reason in self.plugins.failures:
             self.bus.publish(Notice("warning", f"plugin {name} was skipped: {reason}"))
+        for name, account in self.config.accounts.items():
+            problem = missing_key(account)
+            if problem is not None:  # a warning: the variable may be set before it is used
+                self.bus.publish(
+                    Notice("warning", f"account {name}: {problem}; its model calls will fail")
+                )
         for observer in self.plugins.observers():
             self.bus.add_observer(observer)
         self.approvals = ApprovalBroker(self.store, self.bus)

@@ -26,6 +26,19 @@ def api_key_for(account: AccountConfig, env: dict[str, str] | None = None) -> st
     return None
 
 
+def missing_key(account: AccountConfig, env: dict[str, str] | None = None) -> str | None:
+    """Why `account` has no API key, or None when it has one or may need none (an
+    OpenAI-compatible endpoint such as Ollama)."""
+    if api_key_for(account, env):
+        return None
+    if account.api_key_env:
+        return f"no API key: {account.api_key_env} (its api_key_env) is not set"
+    if account.base_url is None:
+        name = default_key_env(account.provider)
+        return f"no API key: export {name}=... or set api_key_env"
+    return None
+
+
 def default_key_env(provider: str) -> str:
     return {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}.get(provider, "")
 

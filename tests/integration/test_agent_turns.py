@@ -342,6 +342,38 @@ async def test_compaction_summarizes_before_the_window_fills(make_host, scripted
     assert items[0].kind == "summary"
 
 
+async def test_unset_key_variable_is_a_warning_at_start(home: Path, scripted, monkeypatch) -> None:
+    """An account whose api_key_env is unset is named when the host starts, not only at its
+    first model call; an account with its key, or a compatible URL needing none, is not."""
+    from pynchy_tui.config import load_config, resolve_paths
+    from pynchy_tui.events import Notice
+    from pynchy_tui.host.host import Host
+
+    monkeypatch.delenv("PYNCHY_TEST_UNSET", raising=False)
+    monkeypatch.setenv("PYNCHY_TEST_SET", "k")
+    server = scripted([])
+    (home / "config.toml").write_text(
+        account_toml("missing", server, "anthropic", api_key_env="PYNCHY_TEST_UNSET")
+        + account_toml("present", server, "anthropic", api_key_env="PYNCHY_TEST_SET")
+        + account_toml("local", server)
+        + process_runtime_toml()
+    )
+    host = Host(load_config(resolve_paths().config_file), resolve_paths())
+    with host.bus.subscribe(Notice) as sub:
+        await host.start()
+        try:
+            seen = []
+            while (event := sub.get_nowait()) is not None:
+                seen.append(event.text)
+        finally:
+            await host.stop()
+    keys = [t for t in seen if "API key" in t]
+    assert keys == [
+        "account missing: no API key: PYNCHY_TEST_UNSET (its api_key_env) is not set; "
+        "its model calls will fail"
+    ]
+
+
 async def test_no_account_fails_with_a_clear_message(make_host) -> None:
     host = await make_host(process_runtime_toml())
     await host.create_workspace("w")
