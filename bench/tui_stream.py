@@ -2,7 +2,8 @@
 keypress-to-screen latency while streaming, beside a bare Textual app.
 
 The real app (PynchyApp with its Host, SQLite and the process runtime) runs headless at
-140x40. The scripted model server runs in a subprocess (its threads off our GIL); the host
+140x40, started as `pynchy` starts it (the cyclic GC paused until the app has built its
+host). The scripted model server runs in a subprocess (its threads off our GIL); the host
 talks to it through the real openai SDK.
 
 Rate sweep. For each total rate R tokens/s (a token = 4 characters), four fresh workspaces
@@ -47,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import gc
 import math
 import os
 import random
@@ -428,6 +430,7 @@ async def bench_pynchy(args: argparse.Namespace, server: ScriptedProcess) -> dic
     names = warm + [n for g in groups.values() for n in g] + [f"key{j}" for j in range(4)]
     write_config(home, server.openai_url, names)
     paths = resolve_paths()
+    gc.disable()  # as `pynchy` starts the app (cli._tui): PynchyApp._boot freezes and re-enables
     app = PynchyApp(
         load_config(paths.config_file), paths, control=False, onboarding=False, probe_ollama=False
     )

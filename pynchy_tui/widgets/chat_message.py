@@ -21,9 +21,9 @@ class ChatMessage(Vertical):
     """A user, assistant or system message. `source` other than tui/cli shows a badge."""
 
     DEFAULT_CSS = """
-    ChatMessage { height: auto; padding: 0 1; margin: 0 0 1 0; }
+    ChatMessage { height: auto; padding: 0 1; margin: 0 0 1 0; layout: stream; }
     ChatMessage > .header { height: 1; color: $text-muted; }
-    ChatMessage > Markdown { margin: 0; padding: 0; }
+    ChatMessage > Markdown { margin: 0; padding: 0; layout: stream; }
     ChatMessage.-user { border-left: thick $primary; }
     ChatMessage.-assistant { border-left: thick $secondary; }
     ChatMessage.-system { border-left: thick $warning; }

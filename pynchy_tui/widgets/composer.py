@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+
+from pynchy_tui.gc_pacer import PACER
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,9 @@ def complete(prefix: str) -> list[SlashCommand]:
 
 class Composer(TextArea):
     """Enter sends; Ctrl+J (or Shift+Enter where the terminal reports it) adds a line.
-    Up/Down on the first/last line walk the history; Tab completes a slash command."""
+    Up/Down on the first/last line walk the history; Tab completes a slash command.
+
+    While mounted it holds the GC pacer (full collections wait for a pause in typing)."""
 
     BINDINGS = [
         Binding("enter", "submit", "Send", priority=True),
@@ -72,6 +77,17 @@ class Composer(TextArea):
         )
         self.sent_history: list[str] = []
         self._pos: int | None = None
+
+    def on_mount(self) -> None:
+        PACER.attach()
+        self.set_interval(0.5, PACER.tick, name="gc-pacer")
+
+    def on_unmount(self) -> None:
+        PACER.detach()
+
+    async def _on_key(self, event: events.Key) -> None:
+        PACER.note_input()
+        await super()._on_key(event)
 
     def action_submit(self) -> None:
         text = self.text.strip()

@@ -23,7 +23,7 @@ class Transcript(VerticalScroll):
     BINDINGS = [Binding("end", "jump_latest", "Latest", show=False)]
 
     DEFAULT_CSS = """
-    Transcript { height: 1fr; padding: 0 1; }
+    Transcript { height: 1fr; padding: 0 1; layout: stream; }
     Transcript > #load-earlier { width: 100%; margin: 0 0 1 0; }
     """
 
