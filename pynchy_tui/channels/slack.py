@@ -158,14 +158,22 @@ class SlackChannel(ChannelBase):
 
     async def fetch_since(self, chat: str, cursor: str | None) -> list[InboundMessage]:
         oldest = cursor or f"{time.time() - 24 * 3600:.6f}"
-        try:
-            resp = await self._live().conversations_history(
-                channel=chat, oldest=oldest, inclusive=False, limit=200
-            )
-        except Exception as exc:
-            raise _error(exc) from None
+        events: dict[str, dict[str, Any]] = {}  # by ts: pages may overlap
+        page: str | None = None
+        while True:  # every page: a long outage must not lose the oldest messages
+            try:
+                resp = await self._live().conversations_history(
+                    channel=chat, oldest=oldest, inclusive=False, limit=200, cursor=page
+                )
+            except Exception as exc:
+                raise _error(exc) from None
+            for event in resp.get("messages") or []:
+                events[str(event.get("ts"))] = event
+            page = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not resp.get("has_more") or page is None:
+                break
         out = []
-        for event in reversed(resp.get("messages") or []):
+        for event in sorted(events.values(), key=lambda e: float(e.get("ts") or 0)):
             msg = self._convert(chat, event)
             if msg is not None:
                 out.append(msg)

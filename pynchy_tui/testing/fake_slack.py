@@ -220,8 +220,15 @@ class FakeSlackServer:
             channel = str(p["channel"])
             oldest = float(p.get("oldest") or 0)
             limit = int(p.get("limit") or 100)
+            start = int(p.get("cursor") or 0)  # pages run from the newest to older messages
             with self.lock:
                 msgs = [m for m in self.history.get(channel, []) if float(m["ts"]) > oldest]
             newest_first = list(reversed(msgs))
-            return {"ok": True, "messages": newest_first[:limit], "has_more": len(msgs) > limit}
+            more = start + limit < len(msgs)
+            return {
+                "ok": True,
+                "messages": newest_first[start : start + limit],
+                "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+            }
         return {"ok": False, "error": "unknown_method"}

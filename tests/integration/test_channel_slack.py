@@ -138,6 +138,35 @@ async def test_lost_event_and_outage_caught_up_once_in_order(make_host, scripted
         await asyncio.sleep(0.05)
 
 
+async def test_catch_up_reads_every_history_page(make_host, scripted, slack) -> None:
+    """450 messages during an outage are more than one page (200) of conversations.history:
+    all of them arrive, once, in order."""
+    host, _ = await _host(make_host, scripted, slack, [f"r{i}" for i in range(50)], stream="false")
+    slack.post(CH, "UALICE", "first")
+    ws = host.get_workspace("w")
+
+    async def inbound() -> list[str]:
+        rows = await host.store.call(messages.history, ws.id, 10_000)
+        return [r.text for r in rows if r.direction == "in"]
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 15
+    while await inbound() != ["first"]:
+        assert loop.time() < end
+        await asyncio.sleep(0.05)
+    slack.down()
+    await until(lambda: host.channels.states.get("sl") in ("disconnected", "error"))
+    sent = [f"m{i}" for i in range(450)]
+    for text in sent:
+        slack.post(CH, "UALICE", text)
+    slack.up()
+    end = loop.time() + 30
+    while (got := await inbound()) != ["first", *sent]:
+        assert loop.time() < end, (len(got), got[:3], got[-3:])
+        await asyncio.sleep(0.1)
+    assert slack.calls.count("conversations.history") >= 3
+
+
 def test_mrkdwn() -> None:
     assert markdown_to_mrkdwn("**a** & [l](https://e.com) `x<y`") == (
         "*a* &amp; <https://e.com|l> `x&lt;y`"
