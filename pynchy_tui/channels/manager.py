@@ -130,6 +130,7 @@ class ChannelManager:
             return
         self._sub = self.bus.subscribe(MessageSent, AgentDelta, ApprovalRequested, ApprovalDecided)
         self._spawn(self._events(), "channels-events")
+        await self._store(outbound.prune)  # the ledger keeps what is recent, not everything
         await self._reconcile_outbound()
         for name in self.channels:
             self._spawn(self._supervise(name), f"channel-{name}")

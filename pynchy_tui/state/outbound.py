@@ -69,6 +69,22 @@ def mark_attempt_failed(
     )
 
 
+SENT_KEPT_S = 7 * 86400  # longer than any look-back (reconciling replies reads one day)
+FAILED_KEPT_S = 30 * 86400  # a give-up stays visible for a month
+
+
+def prune(conn: sqlite3.Connection, now: float | None = None) -> int:
+    """Drop ledger rows that are done with: sent a week ago, given up a month ago. Pending
+    rows are never dropped. Returns how many went."""
+    now = time.time() if now is None else now
+    cur = conn.execute(
+        "DELETE FROM outbound WHERE (status = 'sent' AND updated_at < ?)"
+        " OR (status = 'failed' AND updated_at < ?)",
+        (now - SENT_KEPT_S, now - FAILED_KEPT_S),
+    )
+    return cur.rowcount
+
+
 def get_cursor(conn: sqlite3.Connection, channel: str, chat: str) -> tuple[str | None, str | None]:
     r = conn.execute(
         "SELECT inbound_cursor, outbound_cursor FROM channel_cursors"

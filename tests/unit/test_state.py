@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,6 +155,39 @@ def test_first_approval_decision_wins_across_threads(store: Store, tmp_path: Pat
     row = store.call_sync(approvals.get, aid)
     assert row["status"] in ("approved", "denied") and row["decided_by"] == "me"
     assert store.call_sync(approvals.pending) == []
+
+
+def test_outbound_prune_keeps_pending_and_recent_rows(store: Store) -> None:
+    ws = store.call_sync(workspaces.create, "w")
+    ids = {
+        name: store.call_sync(outbound.enqueue, ws.id, "slack", "C1", name)
+        for name in ("old-sent", "new-sent", "old-failed", "month-failed", "old-pending")
+    }
+    for name in ("old-sent", "new-sent"):
+        store.call_sync(outbound.mark_sent, ids[name], "ts")
+    for name in ("old-failed", "month-failed"):
+        store.call_sync(outbound.mark_attempt_failed, ids[name], "boom", True)
+    day = 86400
+    now = time.time()
+
+    def age(conn: Any, name: str, days: float) -> None:
+        conn.execute(
+            "UPDATE outbound SET updated_at = ? WHERE id = ?", (now - days * day, ids[name])
+        )
+
+    for name, days in (
+        ("old-sent", 8),
+        ("new-sent", 6),
+        ("old-failed", 31),
+        ("month-failed", 29),
+        ("old-pending", 90),
+    ):
+        store.call_sync(age, name, days)
+    assert store.call_sync(outbound.prune, now) == 2
+    left = store.call_sync(
+        lambda c: [r[0] for r in c.execute("SELECT text FROM outbound ORDER BY id")]
+    )
+    assert left == ["new-sent", "month-failed", "old-pending"]
 
 
 def test_outbound_ledger_advances_cursor_with_the_send(store: Store) -> None:
