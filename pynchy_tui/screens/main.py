@@ -458,10 +458,15 @@ class MainScreen(Screen[None]):
                 return False
             case ev.MessageReceived():
                 if here and e.role == "system":
-                    await t.add_message("system", e.text)
+                    await t.add_message("system", e.text, message_id=e.message_id)
                 elif here:
                     await t.add_message(
-                        "user", e.text, source=e.source, sender=e.sender, trusted=e.trusted
+                        "user",
+                        e.text,
+                        source=e.source,
+                        sender=e.sender,
+                        trusted=e.trusted,
+                        message_id=e.message_id,
                     )
                 elif view is not None:
                     view.unread += 1
@@ -469,9 +474,9 @@ class MainScreen(Screen[None]):
             case ev.MessageSent():
                 if here:
                     if e.role == "assistant" and e.turn_id is not None:
-                        await t.final_reply(e.turn_id, e.text)
+                        await t.final_reply(e.turn_id, e.text, e.message_id)
                     else:
-                        await t.add_message(e.role, e.text)
+                        await t.add_message(e.role, e.text, message_id=e.message_id)
                 elif view is not None:
                     view.unread += 1
                     return True

@@ -40,9 +40,11 @@ class ChatMessage(Vertical):
         sender: str | None = None,
         trusted: bool = True,
         level: str = "",
+        message_id: int | None = None,
     ) -> None:
         super().__init__(classes=f"-{role}" + (f" -{level}" if level else ""))
         self.role = role
+        self.message_id = message_id  # the stored message; None until a streamed reply is stored
         self._text = text
         self.source = source
         self.sender = sender

@@ -1,7 +1,11 @@
 """Provides the transcript: the selected workspace's conversation, anchored to the bottom.
 
 Replies stream into one ChatMessage per turn. Only the most recent items stay mounted; older
-ones load on demand from the host's history (so 10,000 messages cost one page)."""
+ones load on demand from the host's history (so 10,000 messages cost one page). The live
+transcript keeps to the same window: while it follows the latest, messages beyond WINDOW are
+unmounted from the top, cut at a stored message so that "load earlier" pages back exactly
+what was unmounted. Every mounted widget costs each frame's layout, so an afternoon of
+streaming must not pile them up."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from pynchy_tui.host.history import HistoryItem
 from pynchy_tui.widgets.chat_message import ChatMessage
 from pynchy_tui.widgets.tool_call import ToolCallBlock
 
-MAX_MOUNTED = 300
+WINDOW = 100  # chat messages kept while following the latest: one history page (HISTORY_PAGE)
 
 
 class Transcript(VerticalScroll):
@@ -39,6 +43,17 @@ class Transcript(VerticalScroll):
         self._last_reply: ChatMessage | None = None
         self.oldest_id: int | None = None
         self.has_more = False
+        self.reading_back = False  # scrolled away from the latest: the window waits
+
+    def release_anchor(self) -> None:
+        """The person scrolled up (Textual's anchor lets go): keep what they read mounted."""
+        super().release_anchor()
+        self.reading_back = True
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.reading_back and new_value >= self.max_scroll_y:
+            self.reading_back = False  # back at the latest: the anchor holds again
 
     def on_mount(self) -> None:
         self.anchor()
@@ -56,6 +71,7 @@ class Transcript(VerticalScroll):
         await self.mount_all(widgets)
         self.scroll_end(animate=False)
         self.anchor()
+        self.reading_back = False
 
     async def prepend_history(self, items: list[HistoryItem], more: bool) -> None:
         button = self.query("#load-earlier")
@@ -94,22 +110,42 @@ class Transcript(VerticalScroll):
             self._tools[item.call_id] = block
             return block
         return ChatMessage(
-            item.kind, item.text, source=item.source, sender=item.sender, trusted=item.trusted
+            item.kind,
+            item.text,
+            source=item.source,
+            sender=item.sender,
+            trusted=item.trusted,
+            message_id=item.message_id,
         )
 
     async def _add(self, widget: ChatMessage | ToolCallBlock) -> None:
         await self.mount(widget)
-        await self._trim()
+        if not self.reading_back:
+            await self._trim()
 
     async def _trim(self) -> None:
-        items = [c for c in self.children if not isinstance(c, Button)]
-        excess = len(items) - MAX_MOUNTED
-        if excess > 0:
-            for w in items[:excess]:
-                await w.remove()
-            if not self.query("#load-earlier"):
-                self.has_more = True
-                await self.mount(Button("load earlier messages", id="load-earlier"), before=0)
+        """Unmount the oldest items beyond WINDOW messages. The first item kept is a stored
+        message (its id is where "load earlier" pages back from), so tool calls and the text
+        of intermediate steps before it go too: the history page brings them back."""
+        items = [c for c in self.children if isinstance(c, ChatMessage | ToolCallBlock)]
+        messages = [c for c in items if isinstance(c, ChatMessage)]
+        excess = len(messages) - WINDOW
+        if excess <= 0:
+            return
+        keep = next((m for m in messages[excess:] if m.message_id is not None), None)
+        if keep is None:
+            return  # nothing stored to page back from: keep everything
+        gone = items[: items.index(keep)]
+        for w in gone:
+            if isinstance(w, ToolCallBlock):
+                self._tools.pop(w.call_id, None)
+        await self.remove_children(gone)
+        self.oldest_id = keep.message_id
+        self.has_more = True
+        if not self.query("#load-earlier"):
+            await self.mount(
+                Button("load earlier messages", id="load-earlier", variant="default"), before=0
+            )
 
     async def add_message(
         self,
@@ -120,8 +156,17 @@ class Transcript(VerticalScroll):
         sender: str | None = None,
         trusted: bool = True,
         level: str = "",
+        message_id: int | None = None,
     ) -> ChatMessage:
-        msg = ChatMessage(role, text, source=source, sender=sender, trusted=trusted, level=level)
+        msg = ChatMessage(
+            role,
+            text,
+            source=source,
+            sender=sender,
+            trusted=trusted,
+            level=level,
+            message_id=message_id,
+        )
         await self._add(msg)
         return msg
 
@@ -140,20 +185,22 @@ class Transcript(VerticalScroll):
             await msg.stop()
             self._last_reply = msg
 
-    async def final_reply(self, turn_id: int, text: str) -> None:
+    async def final_reply(self, turn_id: int, text: str, message_id: int | None = None) -> None:
         """The reply as stored; shown as its own message if nothing was streamed for it."""
         msg = self._replies.pop(turn_id, None)
         if msg is not None:
             await msg.stop()
+            msg.message_id = message_id
             if msg.text.strip() != text.strip():
                 await msg.set_text(text)
             self._badge_channel_reply(msg)
             return
         last = self._last_reply
         if last is not None and last.is_attached and last.text.strip() == text.strip():
+            last.message_id = message_id
             self._badge_channel_reply(last)
             return
-        self._badge_channel_reply(await self.add_message("assistant", text))
+        self._badge_channel_reply(await self.add_message("assistant", text, message_id=message_id))
 
     def _badge_channel_reply(self, reply: ChatMessage) -> None:
         """A reply to a message from a channel went back there too: show its badge."""
@@ -185,9 +232,11 @@ class Transcript(VerticalScroll):
         if block is not None:
             block.finish(ok, summary, duration_ms)
 
-    def action_jump_latest(self) -> None:
+    async def action_jump_latest(self) -> None:
         self.scroll_end(animate=False)
         self.anchor()
+        self.reading_back = False
+        await self._trim()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "load-earlier" and self.oldest_id is not None:
