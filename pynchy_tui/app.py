@@ -14,6 +14,7 @@ from textual.binding import Binding
 from pynchy_tui.commands import WorkspaceCommands
 from pynchy_tui.config import Config, Paths, update_config
 from pynchy_tui.config.models import AccountConfig, WorkspaceConfig
+from pynchy_tui.input_priority import InputPriority
 from pynchy_tui.messages import HostFailed
 from pynchy_tui.screens.main import MainScreen
 from pynchy_tui.themes import BUILTIN_THEMES, DEFAULT_THEME
@@ -66,6 +67,7 @@ class PynchyApp(App[int]):
         self._bad_theme = config.ui.theme not in self.available_themes
         self.theme = DEFAULT_THEME if self._bad_theme else config.ui.theme
         self.main_screen = MainScreen()
+        self.input_priority = InputPriority()  # the composer reports keys, the bridge yields
 
     def get_default_screen(self) -> MainScreen:
         return self.main_screen
@@ -101,7 +103,10 @@ class PynchyApp(App[int]):
             gc.freeze()  # what start-up built lives for the session: keep it out of collections
             gc.enable()
         self.run_worker(
-            run_bridge(sub, self.main_screen), name="bridge", group="host", exit_on_error=False
+            run_bridge(sub, self.main_screen, priority=self.input_priority),
+            name="bridge",
+            group="host",
+            exit_on_error=False,
         )
         self.run_worker(self._run_host(), name="host", group="host", exit_on_error=False)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pynchy_tui.bus import Subscription
 from pynchy_tui.events import ContainerStats, Event
+from pynchy_tui.input_priority import InputPriority
 from pynchy_tui.messages import HostEvents
 
 FRAME = 1 / 30
@@ -30,18 +31,29 @@ def coalesce(events: list[Event]) -> list[Event]:
     ]
 
 
-async def run_bridge(sub: Subscription, target: Any, frame: float = FRAME) -> None:
+async def run_bridge(
+    sub: Subscription,
+    target: Any,
+    frame: float = FRAME,
+    priority: InputPriority | None = None,
+) -> None:
     """Forward events from `sub` to `target.post_message` until cancelled.
 
-    The caller subscribes before starting the host, so no start-up event is missed."""
+    The caller subscribes before starting the host, so no start-up event is missed. With
+    `priority`, batches slow down while the person types and wait for a key's frame."""
     loop = asyncio.get_running_loop()
     last = 0.0
     with sub:
         while True:
             batch = [await sub.get()]
-            wait = last + frame - loop.time()
-            if wait > 0:  # posted recently: let this frame's worth accumulate
-                await asyncio.sleep(wait)
+            while True:
+                gap = priority.frame(frame) if priority is not None else frame
+                wait = last + gap - loop.time()
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)  # posted recently: let this frame's worth accumulate
+            if priority is not None:
+                await priority.wait_painted()
             while (ev := sub.get_nowait()) is not None:
                 batch.append(ev)
             target.post_message(HostEvents(coalesce(batch)))

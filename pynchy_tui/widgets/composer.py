@@ -77,6 +77,7 @@ class Composer(TextArea):
         )
         self.sent_history: list[str] = []
         self._pos: int | None = None
+        self._hint = ""  # the hint last posted
 
     def on_mount(self) -> None:
         PACER.attach()
@@ -87,6 +88,10 @@ class Composer(TextArea):
 
     async def _on_key(self, event: events.Key) -> None:
         PACER.note_input()
+        priority = getattr(self.app, "input_priority", None)  # PynchyApp's; none in a bare app
+        if priority is not None:
+            priority.key()
+            self.call_after_refresh(priority.painted)
         await super()._on_key(event)
 
     def action_submit(self) -> None:
@@ -97,6 +102,7 @@ class Composer(TextArea):
             self.sent_history.append(text)
         self._pos = None
         self.text = ""
+        self._hint = ""
         self.post_message(self.Hint(""))
         self.post_message(self.Submitted(text))
 
@@ -133,9 +139,12 @@ class Composer(TextArea):
         if text.startswith("/") and "\n" not in text:
             matches = complete(text)
             hint = "   ".join(f"{m.name} {m.args}".strip() + f" — {m.help}" for m in matches[:4])
-            self.post_message(self.Hint(hint or "unknown command: /help lists them"))
+            hint = hint or "unknown command: /help lists them"
         else:
-            self.post_message(self.Hint(""))
+            hint = ""
+        if hint != self._hint:  # a changed hint re-lays out the screen: not on every key
+            self._hint = hint
+            self.post_message(self.Hint(hint))
 
 
 def _common_prefix(words: list[str]) -> str:
