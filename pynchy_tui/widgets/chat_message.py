@@ -75,10 +75,10 @@ class ChatMessage(Vertical):
                 label.update(self.header_text())
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Markdown
+        from pynchy_tui.widgets.chat_markdown import ChatMarkdown
 
         yield Label(self.header_text(), classes="header")
-        yield Markdown(self._text)
+        yield ChatMarkdown(self._text)
 
     @property
     def body(self) -> Markdown:
