@@ -96,11 +96,16 @@ class MainScreen(Screen[None]):
         return self.query_one(StatusBar)
 
     def on_mount(self) -> None:
+        self.set_interval(0.1, self._sync_follow, name="typing-follow")
         self.query_one(Composer).focus()
         self.status.demo = self.papp.demo is not None
         self._apply_width(self.size.width)
         if self.papp.host_ready:
             self.call_later(self.refresh_workspaces, True)
+
+    def _sync_follow(self) -> None:
+        """While the person types, the transcript holds still (input_priority.py)."""
+        self.transcript.hold_follow(self.papp.input_priority.typing())
 
     def on_resize(self, event: object) -> None:
         self._apply_width(self.size.width)

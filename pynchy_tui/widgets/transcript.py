@@ -44,11 +44,26 @@ class Transcript(VerticalScroll):
         self.oldest_id: int | None = None
         self.has_more = False
         self.reading_back = False  # scrolled away from the latest: the window waits
+        self.follow_held = False  # typing: the anchor is off until the pause (hold_follow)
 
     def release_anchor(self) -> None:
         """The person scrolled up (Textual's anchor lets go): keep what they read mounted."""
         super().release_anchor()
         self.reading_back = True
+
+    def hold_follow(self, hold: bool) -> None:
+        """While the person types, a growing reply does not scroll the transcript (each scroll
+        repaints all of it, and keys wait for that); when they pause it follows again, at
+        once. Only a transcript that is following the latest is held."""
+        if hold and self._anchored and not self._anchor_released:
+            self._anchored = False
+            self.follow_held = True
+        elif not hold and self.follow_held:
+            self.follow_held = False
+            if self._anchor_released:  # they scrolled up meanwhile: Textual's anchor waits
+                self._anchored = True  # for them to come back to the bottom
+            else:
+                self.anchor()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)

@@ -133,3 +133,36 @@ async def test_the_composer_holds_the_gc_pacer_while_mounted() -> None:
         await pilot.press("a")
         assert PACER.last_input > typed_before
     assert gc.get_threshold() == before
+
+
+async def test_typing_holds_the_transcript_still_then_it_follows_again() -> None:
+    """hold_follow: a growing reply does not scroll while the person types; at the pause the
+    transcript jumps to the latest and follows again. One they scrolled up in is left alone."""
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        t = app.query_one(Transcript)
+        await t.show_history(page(30), more=False)
+        await pilot.pause()
+        assert t.scroll_y == t.max_scroll_y
+        t.hold_follow(True)
+        reply = await t.add_message("assistant", "")
+        for i in range(10):
+            await reply.write(f"line {i}\n\n")
+        await pilot.pause()
+        await pilot.pause()
+        assert t.scroll_y < t.max_scroll_y  # held: the new lines are below the view
+        t.hold_follow(False)
+        await pilot.pause()
+        assert t.scroll_y == t.max_scroll_y
+        await reply.write("more\n\n")  # following again
+        await pilot.pause()
+        await pilot.pause()
+        assert t.scroll_y == t.max_scroll_y
+
+        t.hold_follow(True)
+        t.release_anchor()  # they scroll up while typing
+        t.scroll_to(y=0, animate=False)
+        t.hold_follow(False)
+        await reply.write("after\n\n")
+        await pilot.pause()
+        assert t.scroll_y == 0 and t.reading_back  # not yanked back to the latest
