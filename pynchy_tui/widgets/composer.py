@@ -42,7 +42,7 @@ class Composer(TextArea):
     While mounted it holds the GC pacer (full collections wait for a pause in typing)."""
 
     BINDINGS = [
-        Binding("enter", "submit", "Send", priority=True),
+        Binding("enter", "submit", "Send"),  # handled in _on_key, in order (see there)
         Binding("ctrl+s", "submit", "Send", show=False),
         Binding("ctrl+j,shift+enter", "newline", "New line", show=False),
         Binding("tab", "complete", "Complete", show=False),
@@ -88,11 +88,38 @@ class Composer(TextArea):
 
     async def _on_key(self, event: events.Key) -> None:
         PACER.note_input()
+        if event.key == "enter":
+            # Sent here, after the keys typed before it: as a priority binding it ran as soon
+            # as the app read it, ahead of those keys still queued for this widget, so
+            # "hello⏎" arriving at once (a fast typist, tmux, a paste) sent "" or "h".
+            event.stop()
+            event.prevent_default()
+            self.action_submit()
+            return
         priority = getattr(self.app, "input_priority", None)  # PynchyApp's; none in a bare app
-        if priority is not None:
-            priority.key()
-            self.call_after_refresh(priority.painted)
+        if priority is None:
+            await super()._on_key(event)
+            return
+        priority.key()
+        height = self.wrapped_document.height
         await super()._on_key(event)
+        if self.wrapped_document.height == height and self._paint_now():
+            priority.painted()
+        else:
+            self.call_after_refresh(priority.painted)
+
+    def _paint_now(self) -> bool:
+        """Draw the composer now, in a frame of its own, rather than in the next frame with
+        whatever a streaming reply left to lay out (that frame can take 20 ms and more).
+        Only when its size did not change: then its place on screen is the same. Uses
+        Textual's compositor directly (textual is pinned in pyproject)."""
+        screen, app = self.screen, self.app
+        if not screen.is_current or app._batch_count or self.region.area == 0:
+            return False
+        compositor = screen._compositor
+        compositor.update_widgets({self})
+        app._display(screen, compositor.render_update(screen_stack=app._background_screens))
+        return True
 
     def action_submit(self) -> None:
         text = self.text.strip()

@@ -151,6 +151,27 @@ async def test_composer_history_walks_sent_messages(make_app, scripted) -> None:
         await wait_until(pilot, lambda: "b" in texts(app))
 
 
+async def test_keys_arriving_at_once_are_sent_in_order(make_app, scripted) -> None:
+    """ "hello" and Enter read in one go (a fast typist, tmux send-keys, a paste without
+    bracketed paste): the message is all of it, not what reached the composer first."""
+    from textual import events
+
+    server = scripted([[{"text": "ok"}]])
+    app = make_app(cfg(server))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ready(pilot)
+        composer = app.main_screen.query_one(Composer)
+        composer.focus()
+        await pilot.pause()
+        for key, char in [*((c, c) for c in "hello"), ("enter", "\r")]:
+            event = events.Key(key, char)
+            event.set_sender(app)
+            app._driver.send_message(event)  # as the driver posts them, none awaited
+        await wait_until(pilot, lambda: "ok" in texts(app))
+        assert texts(app)[-2:] == ["hello", "ok"]
+        assert composer.text == ""
+
+
 async def test_settings_round_trip_keeps_comments(make_app, scripted, home: Path) -> None:
     server = scripted([])
     app = make_app("# top comment\n" + cfg(server, "\n[ui]\ntips = true # tips on\n"))
