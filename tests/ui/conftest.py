@@ -83,3 +83,17 @@ def texts(app: PynchyApp) -> list[str]:
     from pynchy_tui.widgets.chat_message import ChatMessage
 
     return [m.text for m in app.main_screen.query(ChatMessage)]
+
+
+def fill_history(app: PynchyApp, workspace: str, count: int) -> None:
+    """`count` stored assistant messages ("old message N") in `workspace`, in one commit."""
+    from pynchy_tui.state import messages, workspaces
+
+    def fill(conn: Any) -> None:
+        ws = workspaces.get(conn, workspace)
+        conn.execute("BEGIN")
+        for i in range(count):
+            messages.add_outbound(conn, ws.id, f"old message {i}", role="assistant")
+        conn.execute("COMMIT")
+
+    app.host.store.call_sync(fill)

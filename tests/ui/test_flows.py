@@ -11,7 +11,6 @@ from pynchy_tui.screens.help import HelpScreen
 from pynchy_tui.screens.onboarding import OnboardingScreen
 from pynchy_tui.screens.pager import PagerScreen
 from pynchy_tui.screens.settings import SettingsScreen
-from pynchy_tui.state import messages, workspaces
 from pynchy_tui.widgets.chat_message import ChatMessage
 from pynchy_tui.widgets.composer import Composer
 from pynchy_tui.widgets.container_table import ContainerTable
@@ -19,7 +18,7 @@ from pynchy_tui.widgets.tips_bar import TipsBar
 from pynchy_tui.widgets.tool_call import ToolCallBlock
 from pynchy_tui.widgets.transcript import Transcript
 from tests.conftest import account_toml, process_runtime_toml
-from tests.ui.conftest import ready, send, texts, type_text, wait_until
+from tests.ui.conftest import fill_history, ready, send, texts, type_text, wait_until
 
 TOOL_REPLY = [
     [{"text": "Let me check."}, {"tool": "bash", "args": {"command": "seq 1 40"}}],
@@ -302,16 +301,7 @@ async def test_long_history_mounts_one_page_and_loads_more(make_app, scripted) -
     app = make_app(cfg(server))
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
-        store = app.host.store
-
-        def fill(conn) -> None:
-            ws = workspaces.get(conn, "beta")
-            conn.execute("BEGIN")
-            for i in range(10_000):
-                messages.add_outbound(conn, ws.id, f"old message {i}", role="assistant")
-            conn.execute("COMMIT")
-
-        store.call_sync(fill)
+        fill_history(app, "beta", 10_000)
         await app.main_screen.select("beta")
         transcript = app.main_screen.query_one(Transcript)
         await wait_until(pilot, lambda: len(transcript.query(ChatMessage)) > 0)

@@ -6,12 +6,11 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 
 from pynchy_tui.host.history import HistoryItem
-from pynchy_tui.state import messages, workspaces
 from pynchy_tui.widgets.chat_message import ChatMessage
 from pynchy_tui.widgets.tool_call import ToolCallBlock
 from pynchy_tui.widgets.transcript import WINDOW, Transcript
 from tests.conftest import account_toml, process_runtime_toml
-from tests.ui.conftest import ready, send, texts, wait_until
+from tests.ui.conftest import fill_history, ready, send, texts, wait_until
 
 
 class TranscriptApp(App[None]):
@@ -88,14 +87,7 @@ async def test_live_turns_keep_the_window_and_load_earlier_pages_back_exactly(
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot)
 
-        def fill(conn) -> None:
-            ws = workspaces.get(conn, "alpha")
-            conn.execute("BEGIN")
-            for i in range(150):
-                messages.add_outbound(conn, ws.id, f"old message {i}", role="assistant")
-            conn.execute("COMMIT")
-
-        app.host.store.call_sync(fill)
+        fill_history(app, "alpha", 150)
         screen = app.main_screen
         await screen.select("alpha")
         await wait_until(pilot, lambda: screen.history_shown == "alpha")

@@ -4,8 +4,10 @@ between a key and the frame that shows it (pynchy_tui/input_priority.py, bridge.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
+from collections.abc import AsyncIterator
 
 from pynchy_tui.bridge import run_bridge
 from pynchy_tui.bus import Bus
@@ -55,13 +57,21 @@ class Target:
         self.batches.append((time.monotonic(), message.events))
 
 
-async def test_bridge_holds_events_until_the_key_is_painted() -> None:
-    bus = Bus()
-    target = Target()
-    p = InputPriority(slow=0.01, window=0.5, hold_max=5)
+@contextlib.asynccontextmanager
+async def bridged(p: InputPriority) -> AsyncIterator[tuple[Bus, Target]]:
+    """A real bus and the bridge with `p`, posting into a Target, for one test."""
+    bus, target = Bus(), Target()
     task = asyncio.create_task(run_bridge(bus.subscribe(), target, frame=0.001, priority=p))
+    await asyncio.sleep(0.01)
     try:
-        await asyncio.sleep(0.01)
+        yield bus, target
+    finally:
+        task.cancel()
+
+
+async def test_bridge_holds_events_until_the_key_is_painted() -> None:
+    p = InputPriority(slow=0.01, window=0.5, hold_max=5)
+    async with bridged(p) as (bus, target):
         p.key()
         bus.publish(AgentDelta("w", 1, "held"))
         await asyncio.sleep(0.1)
@@ -72,17 +82,11 @@ async def test_bridge_holds_events_until_the_key_is_painted() -> None:
                 break
             await asyncio.sleep(0.01)
         assert [e.text for e in target.batches[0][1]] == ["held"]
-    finally:
-        task.cancel()
 
 
 async def test_bridge_batches_slow_down_while_typing() -> None:
-    bus = Bus()
-    target = Target()
     p = InputPriority(slow=0.2, window=5, hold_max=0.01)
-    task = asyncio.create_task(run_bridge(bus.subscribe(), target, frame=0.001, priority=p))
-    try:
-        await asyncio.sleep(0.01)
+    async with bridged(p) as (bus, target):
         p.key()
         p.painted()
         for i in range(30):  # a stream of deltas for 0.45 s
@@ -94,5 +98,3 @@ async def test_bridge_batches_slow_down_while_typing() -> None:
         assert texts == "".join(f"d{i} " for i in range(30))  # coalesced, nothing lost
         gaps = [b - a for a, b in itertools.pairwise(times)]
         assert gaps and min(gaps) >= 0.19, gaps  # at most one batch per 0.2 s, not per frame
-    finally:
-        task.cancel()
