@@ -59,7 +59,8 @@ async def test_send_streams_reply_and_shows_tool_call(make_app, scripted) -> Non
         # The reply is Markdown with a fenced code block.
         reply = app.main_screen.query(ChatMessage).last()
         assert "```python" in reply.text
-        assert app.main_screen.views["alpha"].status == "idle"
+        # The turn's end is its own event, maybe in the next batch of host events.
+        await wait_until(pilot, lambda: app.main_screen.views["alpha"].status == "idle")
         # The whole output opens in the pager.
         block.focus()
         block.action_open_output()
