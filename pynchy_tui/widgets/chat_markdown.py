@@ -15,7 +15,8 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.geometry import Region
+from textual.geometry import Offset, Region
+from textual.selection import Selection
 from textual.strip import Strip
 from textual.widgets import Markdown
 
@@ -46,7 +47,12 @@ class BulletParagraph(MarkdownParagraph):
 
     @classmethod
     def from_item(cls, item: MarkdownListItem) -> BulletParagraph | None:
-        """The item as one widget, or None when it holds more than one paragraph."""
+        """The item as one widget, or None when it holds more than one paragraph. An empty
+        item (a stream cut just after "- ") is an empty paragraph, so the list stays compact."""
+        if not item._blocks:
+            block = cls(item._markdown, item._token, item.source_range)
+            block.bullet = item.bullet
+            return block
         if len(item._blocks) != 1 or type(item._blocks[0]) is not MarkdownParagraph:
             return None
         source = item._blocks[0]
@@ -55,6 +61,13 @@ class BulletParagraph(MarkdownParagraph):
         block._inline_token = source._inline_token
         block.set_content(source._content)
         return block
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """Copied text keeps the bullet, as Textual's own list items do."""
+        text = super().get_selection(selection)
+        if text is None or (selection.start is not None and selection.start != Offset(0, 0)):
+            return text
+        return f"{self.bullet} {text[0]}", text[1]  # the same spacing as Textual's items
 
     def update_from(self, other: BulletParagraph) -> None:
         if other.bullet != self.bullet:

@@ -78,6 +78,7 @@ class Composer(TextArea):
         self.sent_history: list[str] = []
         self._pos: int | None = None
         self._hint = ""  # the hint last posted
+        self._resized = True  # False while a change of height waits for the next layout
 
     def on_mount(self) -> None:
         PACER.attach()
@@ -103,10 +104,17 @@ class Composer(TextArea):
         priority.key()
         height = self.wrapped_document.height
         await super()._on_key(event)
-        if self.wrapped_document.height == height and self._paint_now():
+        # Only a typed character is in the text by now (Backspace, arrows, history... are
+        # bindings that run later); and only when no layout of the composer is pending.
+        if self.wrapped_document.height != height:
+            self._resized = False
+        if event.is_printable and self._resized and self._paint_now():
             priority.painted()
         else:
             self.call_after_refresh(priority.painted)
+
+    def on_resize(self) -> None:
+        self._resized = True  # laid out at its current height: safe to paint in place
 
     def _paint_now(self) -> bool:
         """Draw the composer now, in a frame of its own, rather than in the next frame with

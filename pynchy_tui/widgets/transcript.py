@@ -60,10 +60,12 @@ class Transcript(VerticalScroll):
             self.follow_held = True
         elif not hold and self.follow_held:
             self.follow_held = False
-            if self._anchor_released:  # they scrolled up meanwhile: Textual's anchor waits
-                self._anchored = True  # for them to come back to the bottom
-            else:
+            self._anchored = True
+            if self._anchor_released:  # they scrolled up meanwhile: back at the bottom?
+                self._check_anchor()
+            if not self._anchor_released:
                 self.anchor()
+                self.call_later(self._trim)  # the window waited while the view held still
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -135,7 +137,7 @@ class Transcript(VerticalScroll):
 
     async def _add(self, widget: ChatMessage | ToolCallBlock) -> None:
         await self.mount(widget)
-        if not self.reading_back:
+        if not self.reading_back and not self.follow_held:  # trimming moves the view
             await self._trim()
 
     async def _trim(self) -> None:

@@ -65,7 +65,8 @@ async def test_a_streamed_list_grows_in_place() -> None:
         await pilot.pause()
         first = msg.query_one(BulletParagraph)
         for item in items[1:]:
-            for piece in (item[:9], item[9:]):  # mid-word appends, as a stream does
+            # cut just after "- " (an empty item for a moment) and mid-word, as a stream does
+            for piece in (item[:2], item[2:9], item[9:]):
                 await msg.write(piece)
                 await pilot.pause()
         await msg.stop()
@@ -76,3 +77,16 @@ async def test_a_streamed_list_grows_in_place() -> None:
         streamed = screen_text(app)
     whole, _ = await rendered(ChatMessage("assistant", "Here is the list:\n\n" + "".join(items)))
     assert [line.rstrip() for line in streamed[:16]] == [line.rstrip() for line in whole[:16]]
+
+
+async def test_copying_a_compact_list_keeps_its_bullets() -> None:
+    source = "- alpha\n- beta\n  - gamma\n"
+    copied = []
+    for widget in (Markdown(source), ChatMarkdown(source)):
+        app = One(widget)
+        async with app.run_test(size=(40, 10)) as pilot:
+            await pilot.pause()
+            widget.text_select_all()
+            await pilot.pause()
+            copied.append(app.screen.get_selected_text())
+    assert copied[1] == copied[0] and "alpha" in copied[1]

@@ -158,3 +158,40 @@ async def test_typing_holds_the_transcript_still_then_it_follows_again() -> None
         await reply.write("after\n\n")
         await pilot.pause()
         assert t.scroll_y == 0 and t.reading_back  # not yanked back to the latest
+
+
+async def test_held_transcript_scrolled_back_down_follows_again() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        t = app.query_one(Transcript)
+        await t.show_history(page(30), more=False)
+        await pilot.pause()
+        t.hold_follow(True)
+        t.release_anchor()  # up while typing...
+        t.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        t.scroll_end(animate=False)  # ...and back down to the latest
+        await pilot.pause()
+        t.hold_follow(False)
+        reply = await t.add_message("assistant", "")
+        for i in range(8):
+            await reply.write(f"line {i}\n\n")
+        await pilot.pause()
+        await pilot.pause()
+        assert t.scroll_y == t.max_scroll_y  # following again
+
+
+async def test_no_trim_while_held_then_trimmed_at_the_pause() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        t = app.query_one(Transcript)
+        await t.show_history(page(WINDOW), more=False)
+        await pilot.pause()
+        t.hold_follow(True)
+        await t.add_message("user", "new", message_id=WINDOW + 1)
+        await pilot.pause()
+        assert len(t.query(ChatMessage)) == WINDOW + 1  # the view holds still
+        t.hold_follow(False)
+        await pilot.pause()
+        await pilot.pause()
+        assert len(t.query(ChatMessage)) == WINDOW and mounted(t)[0] == "m2"
