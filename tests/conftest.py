@@ -101,3 +101,26 @@ async def wait_for(
 
 def engine_required() -> bool:
     return bool(os.environ.get("CI"))
+
+
+async def until(pred: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Wait for state that publishes no events (a fake platform's side, a channel's state)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not (value := pred()):
+        if loop.time() > end:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.02)
+    return value
+
+
+async def channel_host(
+    make_host: Callable[[str], Any], server: ScriptedModelServer, channel: str, channel_toml: str
+) -> Host:
+    """A host with one account on `server`, workspace `w`, the process runtime and the
+    channel `channel` configured by `channel_toml`, once that channel is connected."""
+    host = await make_host(
+        account_toml("acc", server) + "[workspaces.w]\n" + process_runtime_toml() + channel_toml
+    )
+    await until(lambda: host.channels.states.get(channel) == "connected")
+    return host

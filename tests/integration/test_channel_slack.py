@@ -5,8 +5,7 @@ approval answered in the channel, a lost event caught up from history, an outage
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,7 +13,7 @@ from pynchy_tui.channels.slack import markdown_to_mrkdwn
 from pynchy_tui.events import ApprovalDecided, ApprovalRequested, MessageReceived, TurnFinished
 from pynchy_tui.state import messages
 from pynchy_tui.testing.fake_slack import FakeSlackServer
-from tests.conftest import account_toml, process_runtime_toml, wait_for
+from tests.conftest import channel_host, until, wait_for
 
 CH = "C100"
 
@@ -44,27 +43,9 @@ def slack_toml(server: FakeSlackServer, **extra: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def until(pred: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Wait for state on the fake platform's side (it publishes no events)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not (value := pred()):
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.02)
-    return value
-
-
 async def _host(make_host, scripted, slack, script, **extra: str):
     server = scripted(script)
-    host = await make_host(
-        account_toml("acc", server)
-        + "[workspaces.w]\n"
-        + process_runtime_toml()
-        + slack_toml(slack, **extra)
-    )
-    await until(lambda: host.channels.states.get("sl") == "connected")
-    return host, server
+    return await channel_host(make_host, server, "sl", slack_toml(slack, **extra)), server
 
 
 async def test_inbound_reply_streaming_voice_untrusted(make_host, scripted, slack) -> None:

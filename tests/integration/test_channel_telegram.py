@@ -5,8 +5,7 @@ from the chat (text reply and inline button), and an outage."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,7 +13,7 @@ from pynchy_tui.channels.telegram import markdown_to_telegram_html
 from pynchy_tui.events import ApprovalDecided, ApprovalRequested, MessageReceived, TurnFinished
 from pynchy_tui.state import messages
 from pynchy_tui.testing.fake_telegram import FakeTelegramServer
-from tests.conftest import account_toml, process_runtime_toml, wait_for
+from tests.conftest import account_toml, channel_host, process_runtime_toml, until, wait_for
 
 CHAT, ALICE, MALLORY = 1001, 7, 666
 
@@ -42,27 +41,9 @@ def telegram_toml(server: FakeTelegramServer, **extra: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def until(pred: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Wait for state on the fake platform's side (it publishes no events)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not (value := pred()):
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.02)
-    return value
-
-
 async def _host(make_host, scripted, tg, script, **extra: str):
     server = scripted(script)
-    host = await make_host(
-        account_toml("acc", server)
-        + "[workspaces.w]\n"
-        + process_runtime_toml()
-        + telegram_toml(tg, **extra)
-    )
-    await until(lambda: host.channels.states.get("tg") == "connected")
-    return host, server
+    return await channel_host(make_host, server, "tg", telegram_toml(tg, **extra)), server
 
 
 async def test_inbound_to_reply_with_streaming_edits(make_host, scripted, tg) -> None:

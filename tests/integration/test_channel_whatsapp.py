@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,7 +14,7 @@ from pynchy_tui.channels.whatsapp import markdown_to_whatsapp
 from pynchy_tui.events import ApprovalDecided, ApprovalRequested, MessageReceived, TurnFinished
 from pynchy_tui.state import messages
 from pynchy_tui.testing.fake_whatsapp import FakeWhatsAppServer
-from tests.conftest import account_toml, process_runtime_toml, wait_for
+from tests.conftest import channel_host, until, wait_for
 
 ALICE, MALLORY = "15550001", "15559999"
 
@@ -54,25 +53,10 @@ def wa_toml(server: FakeWhatsAppServer, port: int) -> str:
     )
 
 
-async def until(pred: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Wait for state on the fake platform's side (it publishes no events)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not (value := pred()):
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.02)
-    return value
-
-
 async def _host(make_host, scripted, wa, script):
     server = scripted(script)
     port = _free_port()
-    host = await make_host(
-        account_toml("acc", server) + "[workspaces.w]\n" + process_runtime_toml()
-        + wa_toml(wa, port)
-    )  # fmt: skip
-    await until(lambda: host.channels.states.get("wa") == "connected")
+    host = await channel_host(make_host, server, "wa", wa_toml(wa, port))
     wa.webhook_url = f"http://127.0.0.1:{port}/webhook"
     return host, server, port
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -21,7 +19,7 @@ from pynchy_tui.events import (
 )
 from pynchy_tui.state import messages
 from pynchy_tui.testing.fake_channel import FakePlatform
-from tests.conftest import account_toml, process_runtime_toml, wait_for
+from tests.conftest import account_toml, process_runtime_toml, until, wait_for
 
 _names = itertools.count(1)
 
@@ -37,19 +35,6 @@ def channel_toml(name: str, **extra: str) -> str:
     ]
     lines += [f"{k} = {v}" for k, v in extra.items()]
     return "\n".join(lines) + "\n"
-
-
-async def until(pred: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Wait for a condition on state the test does not get events for (the fake platform)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.02)
 
 
 async def _setup(make_host, scripted, script, **extra: str):
